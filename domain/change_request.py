@@ -1,0 +1,64 @@
+"""The registry's record of each change request and the one outcome it got.
+
+Keeping the outcome as an event, saved in the same transaction as the events the
+request caused, is what makes "exactly one outcome" hold across crashes: a
+re-delivered request finds its ChangeRequest and gets the same answer back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_REQUEST_NAMESPACE = UUID("0b8e4a7e-55a6-4a4e-8c39-7f6a3d2b1c01")
+
+
+def change_request_id(source_system: str, request_id: str) -> UUID:
+    return uuid5(_REQUEST_NAMESPACE, f"{source_system}\x1f{request_id}")
+
+
+class ChangeRequest(Aggregate):
+    @staticmethod
+    def create_id(source_system: str, request_id: str, **_: Any) -> UUID:
+        return change_request_id(source_system, request_id)
+
+    @event("Decided")
+    def __init__(
+        self,
+        *,
+        source_system: str,
+        request_id: str,
+        body_digest: str,
+        accepted: bool,
+        code: str | None,
+        message: str | None,
+        values: dict[str, Any],
+        caused: list[list[Any]],
+        received_from: str,
+    ) -> None:
+        # caused: [aggregate id hex, version] of every event the request caused.
+        # received_from: "topic/partition/offset", for the ingest's restart check.
+        self.source_system = source_system
+        self.request_id = request_id
+        self.body_digest = body_digest
+        self.accepted = accepted
+        self.code = code
+        self.message = message
+        self.values = values
+        self.caused = caused
+        self.received_from = received_from
+
+
+class DeadLetter(Aggregate):
+    """Bytes that could not be read as a change request, kept with the reason."""
+
+    @staticmethod
+    def create_id(received_from: str, **_: Any) -> UUID:
+        return uuid5(_REQUEST_NAMESPACE, f"dead-letter\x1f{received_from}")
+
+    @event("Recorded")
+    def __init__(self, *, received_from: str, reason: str, key: bytes | None, value: bytes) -> None:
+        self.received_from = received_from
+        self.reason = reason

@@ -1,0 +1,77 @@
+"""The schemas of this project, found by name or by fingerprint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fastavro.schema import parse_schema
+
+from schemas import codec
+
+SCHEMA_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str  # Avro full name
+    source: dict[str, Any]
+    parsed: Any
+    fingerprint: bytes
+
+
+class Catalog:
+    """Every schema this reader knows: current ones, plus older versions it can still read."""
+
+    def __init__(self, schemas: list[dict[str, Any]], history: list[dict[str, Any]] = ()) -> None:
+        self.by_name: dict[str, Schema] = {}
+        self.by_fingerprint: dict[bytes, Schema] = {}
+        for source in schemas:
+            schema = _make(source)
+            self.by_name[schema.name] = schema
+            self.by_fingerprint[schema.fingerprint] = schema
+        # Older writer schemas decode into the current reader schema of the same name.
+        for source in history:
+            schema = _make(source)
+            self.by_fingerprint.setdefault(schema.fingerprint, schema)
+
+    def encode(self, name: str, record: dict[str, Any]) -> bytes:
+        schema = self.by_name[name]
+        return codec.encode(schema.parsed, schema.fingerprint, record)
+
+    def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """Returns (schema full name, record); raises a codec.DecodeError on bad bytes."""
+        fp, body = codec.split_header(data)
+        writer = self.by_fingerprint.get(fp)
+        if writer is None:
+            raise codec.UnknownFingerprint(f"no schema with fingerprint {fp.hex()}")
+        reader = self.by_name.get(writer.name, writer)
+        reader_parsed = None if reader is writer else reader.parsed
+        return writer.name, codec.decode_body(body, writer.parsed, reader_parsed)
+
+    def fingerprint(self, name: str) -> bytes:
+        return self.by_name[name].fingerprint
+
+
+def _make(source: dict[str, Any]) -> Schema:
+    name = f"{source['namespace']}.{source['name']}"
+    parsed = parse_schema(source, _write_hint=False, _force=True)
+    return Schema(name, source, parsed, codec.schema_fingerprint(source))
+
+
+def read_schemas(folder: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.avsc"))]
+
+
+@cache
+def load_catalog() -> Catalog:
+    """Events and requests as published, with every historic version under schemas/history."""
+    current = read_schemas(SCHEMA_DIR / "events") + read_schemas(SCHEMA_DIR / "requests")
+    history_dir = SCHEMA_DIR / "history"
+    history = [
+        json.loads(p.read_text(encoding="utf-8")) for p in sorted(history_dir.rglob("*.avsc"))
+    ] if history_dir.exists() else []
+    return Catalog(current, history)

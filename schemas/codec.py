@@ -1,0 +1,65 @@
+"""Avro single-object encoding: `C3 01`, the 8-byte little-endian CRC-64-AVRO
+fingerprint of the writer's schema, then the binary body (Avro specification,
+"Single-object encoding"). Any Avro library can decode it from the schema alone.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from fastavro import schemaless_reader, schemaless_writer
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+MARKER = b"\xc3\x01"
+HEADER_LENGTH = len(MARKER) + 8
+
+
+class DecodeError(ValueError):
+    """The bytes are not a record this catalog can read; `reason` says why."""
+
+    reason = "undecodable"
+
+
+class BadMarker(DecodeError):
+    reason = "bad-marker"
+
+
+class UnknownFingerprint(DecodeError):
+    reason = "unknown-fingerprint"
+
+
+class CorruptBody(DecodeError):
+    reason = "corrupt-body"
+
+
+def schema_fingerprint(schema: dict[str, Any]) -> bytes:
+    """The 8 bytes that follow the marker: CRC-64-AVRO of the parsing canonical form."""
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
+
+
+def encode(parsed_schema: Any, fp: bytes, record: dict[str, Any]) -> bytes:
+    out = io.BytesIO()
+    out.write(MARKER)
+    out.write(fp)
+    schemaless_writer(out, parsed_schema, record)
+    return out.getvalue()
+
+
+def split_header(data: bytes) -> tuple[bytes, memoryview]:
+    if len(data) < HEADER_LENGTH or data[:2] != MARKER:
+        raise BadMarker(f"not Avro single-object encoded: starts with {bytes(data[:2]).hex()!r}")
+    return bytes(data[2:HEADER_LENGTH]), memoryview(data)[HEADER_LENGTH:]
+
+
+def decode_body(
+    body: memoryview, writer_schema: Any, reader_schema: Any | None = None
+) -> dict[str, Any]:
+    stream = io.BytesIO(body)
+    try:
+        record = schemaless_reader(stream, writer_schema, reader_schema)
+    except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
+        raise CorruptBody(f"body does not match its schema: {exc.__class__.__name__}: {exc}") from None
+    if stream.tell() != len(body):
+        raise CorruptBody(f"{len(body) - stream.tell()} bytes left over after the record")
+    return record  # type: ignore[return-value]
