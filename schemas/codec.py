@@ -57,7 +57,15 @@ def decode_body(
 ) -> dict[str, Any]:
     stream = io.BytesIO(body)
     try:
-        record = schemaless_reader(stream, writer_schema, reader_schema)
+        record = schemaless_reader(
+            stream,
+            writer_schema,
+            reader_schema,
+            # A union of several records (a request's `change`) comes back as
+            # (record name, record), so the reader knows which branch it got.
+            return_record_name=True,
+            return_record_name_override=True,
+        )
     except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
         raise CorruptBody(f"body does not match its schema: {exc.__class__.__name__}: {exc}") from None
     if stream.tell() != len(body):
