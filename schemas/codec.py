@@ -66,8 +66,14 @@ def decode_body(
             return_record_name=True,
             return_record_name_override=True,
         )
-    except (EOFError, ValueError, IndexError, UnicodeDecodeError, TypeError) as exc:
-        raise CorruptBody(f"body does not match its schema: {exc.__class__.__name__}: {exc}") from None
+    except Exception as exc:
+        # The reader parses untrusted bytes, and what it raises on nonsense depends on where
+        # the nonsense lands (OverflowError for a date beyond year 9999, MemoryError for a
+        # huge length, ...): any of them means the body does not match the schema, and
+        # consumers must be able to dead-letter it on the one error type.
+        raise CorruptBody(
+            f"body does not match its schema: {exc.__class__.__name__}: {exc}"
+        ) from None
     if stream.tell() != len(body):
         raise CorruptBody(f"{len(body) - stream.tell()} bytes left over after the record")
     return record  # type: ignore[return-value]
