@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 CHANGE_REQUESTS = "registry.change-requests"
 CHANGE_OUTCOMES = "registry.change-outcomes"
 MEMBER_EVENTS = "registry.member-events"
@@ -25,3 +28,75 @@ EPOCH = "registry_epoch"
 
 CE_SOURCE_VALUE = "/registry/store"
 CONTENT_TYPE_VALUE = "application/avro"
+CE_SPECVERSION_VALUE = "1.0"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic as the AsyncAPI document and the subscriber guide describe it."""
+
+    name: str
+    key: str  # what the Kafka key holds, in words
+    key_is_uuid: bool
+    # Avro full names of the values; a trailing '*' stands for every schema with that prefix,
+    # so a new event type lands in the document without anyone editing this table.
+    values: tuple[str, ...]
+    registry_sends: bool  # False: unit systems send, the registry receives
+    description: str
+
+
+TOPICS = (
+    Topic(
+        CHANGE_REQUESTS,
+        "the sender's member reference or the request id: requests with the same key "
+        "are handled in order",
+        False,
+        ("registry.requests.ChangeRequest",),
+        False,
+        "Unit systems (registered integrators) send change requests here. Each gets exactly "
+        "one ChangeOutcome on registry.change-outcomes; re-sending the same request id and "
+        "body is safe. Bytes that are not a ChangeRequest go to registry.dead-letters.",
+    ),
+    Topic(
+        CHANGE_OUTCOMES,
+        "the request id",
+        False,
+        ("registry.events.ChangeOutcome",),
+        True,
+        "One outcome per change request: accepted with the events it caused, or rejected "
+        "with a stable code.",
+    ),
+    Topic(
+        MEMBER_EVENTS,
+        "the member id (uuid text): one member's events stay in one partition, in order",
+        True,
+        ("registry.events.Member*",),
+        True,
+        "Every change to a member, in order per member. No citizen ID numbers or contact "
+        "details: members are identified by an opaque id.",
+    ),
+    Topic(
+        ORGANISATION_EVENTS,
+        "the organisation id (uuid text)",
+        True,
+        ("registry.events.Organisation*",),
+        True,
+        "Every change to the tree of party organisations, in order per organisation.",
+    ),
+    Topic(
+        DEAD_LETTERS,
+        "the key of the record that could not be read, as received",
+        False,
+        ("registry.events.DeadLetter",),
+        True,
+        "Records on registry.change-requests that could not be read, with the reason.",
+    ),
+)
+
+
+def values_of(topic: Topic, schema_names: Iterable[str]) -> list[str]:
+    """The schemas (by full name, sorted) whose records go on `topic`."""
+    return sorted(
+        n for n in schema_names
+        if any(n.startswith(v[:-1]) if v.endswith("*") else n == v for v in topic.values)
+    )
