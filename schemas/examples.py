@@ -46,6 +46,10 @@ def _value(schema: Any, namespace: str, field: str, names: dict[str, dict[str, A
     if logical == "uuid":
         return example_uuid(field or "id")
     if logical == "date":
+        if "birth" in field:
+            return dt.date(1990, 5, 17)
+        if field.endswith("_until"):
+            return EXAMPLE_DATE + dt.timedelta(days=30)
         return EXAMPLE_DATE
     if logical and logical.startswith("timestamp"):
         return EXAMPLE_TIME
