@@ -27,9 +27,7 @@ class CitizenId:
     def parse(cls, raw: str) -> CitizenId:
         number = raw.strip().upper()
         if len(number) != 18:
-            raise DomainError(
-                "INVALID_CITIZEN_ID", "must have 18 characters", length=len(number)
-            )
+            raise DomainError("INVALID_CITIZEN_ID", "must have 18 characters", length=len(number))
         if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
             raise DomainError(
                 "INVALID_CITIZEN_ID", "must be 17 digits and a digit or X", value=masked(number)

@@ -1,15 +1,25 @@
-"""The Organisation aggregate: a party organisation at one level of the city's tree."""
+"""The Organisation aggregate: a party organisation at one level of the city's tree.
+
+Effective dates: a change may not precede the establishment, and the closing of an
+organisation (merge or dissolution) may not precede any change already recorded;
+other late changes are accepted. `recorded_on`, when given, must not precede the
+effective date.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.authority import may_approve_admission, may_approve_expulsion
 from domain.errors import DomainError
+from domain.policy import DEFAULT_POLICY, Policy
 from domain.provenance import Provenance
+from domain.rules import not_before, not_in_future
 from domain.vocabulary import PARENT_LEVEL, OrganisationKind, OrganisationLevel
 
 
@@ -32,9 +42,15 @@ class Organisation(Aggregate):
         supervising_body: str | None,
         effective_date: date,
         by: Provenance,
+        covered_units: Sequence[str] = (),
+        recorded_on: date | None = None,
+        policy: Policy = DEFAULT_POLICY,
     ) -> Organisation:
+        """`covered_units`: the unit codes a joint branch covers (at most 5)."""
+        not_in_future(effective_date, recorded_on)
         _check_parent(level, parent)
-        return cls(
+        _check_units(kind, [], covered_units, policy)
+        organisation = cls(
             organisation_id=organisation_id,
             code=code,
             name=name,
@@ -46,6 +62,11 @@ class Organisation(Aggregate):
             effective_date=effective_date,
             **by.fields(),
         )
+        for unit_code in covered_units:
+            organisation._unit_covered(
+                unit_code=unit_code, effective_date=effective_date, **by.fields()
+            )
+        return organisation
 
     @event("Established")
     def __init__(
@@ -72,25 +93,52 @@ class Organisation(Aggregate):
         self.supervising_body = supervising_body
         self.established_on = effective_date
         self.dissolved_on: date | None = None
+        self.merged_into_id: UUID | None = None
+        self.covered_units: list[str] = []
+        self.latest_effective_date = effective_date
+
+    @property
+    def active(self) -> bool:
+        return self.dissolved_on is None
 
     @property
     def may_approve_admission(self) -> bool:
-        # Only a committee approves admissions, and a community-level committee
-        # under a street may not (DOMAIN.md).
-        return self.kind is OrganisationKind.COMMITTEE and self.level not in (
-            OrganisationLevel.COMMUNITY,
-        )
+        """Admissions and the end-of-probation decisions (see domain.authority)."""
+        return self.active and may_approve_admission(self.kind, self.level)
 
-    def rename(self, *, name: str, effective_date: date, by: Provenance) -> None:
+    @property
+    def may_approve_expulsion(self) -> bool:
+        return self.active and may_approve_expulsion(self.kind, self.level)
+
+    def rename(
+        self,
+        *,
+        name: str,
+        effective_date: date,
+        by: Provenance,
+        recorded_on: date | None = None,
+    ) -> None:
         self._require_active()
+        self._check_dates(effective_date, recorded_on)
         self._renamed(name=name, effective_date=effective_date, **by.fields())
 
     @event("Renamed")
-    def _renamed(self, name: str, effective_date: date, request_id: str, source_system: str) -> None:
+    def _renamed(
+        self, name: str, effective_date: date, request_id: str, source_system: str
+    ) -> None:
         self.name = name
+        self._advance(effective_date)
 
-    def reparent(self, *, parent: Organisation, effective_date: date, by: Provenance) -> None:
+    def reparent(
+        self,
+        *,
+        parent: Organisation,
+        effective_date: date,
+        by: Provenance,
+        recorded_on: date | None = None,
+    ) -> None:
         self._require_active()
+        self._check_dates(effective_date, recorded_on)
         _check_parent(self.level, parent)
         self._reparented(
             from_parent_id=self.parent_id,
@@ -109,15 +157,172 @@ class Organisation(Aggregate):
         source_system: str,
     ) -> None:
         self.parent_id = parent_id
+        self._advance(effective_date)
+
+    # -- units covered by a joint branch ---------------------------------------
+
+    def cover_unit(
+        self,
+        *,
+        unit_code: str,
+        effective_date: date,
+        by: Provenance,
+        recorded_on: date | None = None,
+        policy: Policy = DEFAULT_POLICY,
+    ) -> None:
+        self._require_active()
+        self._check_dates(effective_date, recorded_on)
+        _check_units(self.kind, self.covered_units, [unit_code], policy)
+        self._unit_covered(unit_code=unit_code, effective_date=effective_date, **by.fields())
+
+    @event("UnitCovered")
+    def _unit_covered(
+        self, unit_code: str, effective_date: date, request_id: str, source_system: str
+    ) -> None:
+        self.covered_units = [*self.covered_units, unit_code]
+        self._advance(effective_date)
+
+    def release_unit(
+        self,
+        *,
+        unit_code: str,
+        effective_date: date,
+        by: Provenance,
+        recorded_on: date | None = None,
+    ) -> None:
+        self._require_active()
+        self._check_dates(effective_date, recorded_on)
+        if unit_code not in self.covered_units:
+            raise DomainError(
+                "UNIT_NOT_COVERED",
+                "the joint branch does not cover that unit",
+                unit_code=unit_code,
+                covered_units=list(self.covered_units),
+            )
+        self._unit_released(unit_code=unit_code, effective_date=effective_date, **by.fields())
+
+    @event("UnitReleased")
+    def _unit_released(
+        self, unit_code: str, effective_date: date, request_id: str, source_system: str
+    ) -> None:
+        self.covered_units = [u for u in self.covered_units if u != unit_code]
+        self._advance(effective_date)
+
+    # -- closing ----------------------------------------------------------------
+
+    def merge_into(
+        self,
+        *,
+        target: Organisation,
+        member_count: int,
+        effective_date: date,
+        by: Provenance,
+        child_count: int = 0,
+        recorded_on: date | None = None,
+    ) -> None:
+        """Merged into `target`; its members and sub-organisations must be placed first.
+
+        `member_count` and `child_count` are what the registry's rosters hold on the
+        day: the aggregate cannot count them itself.
+        """
+        self._require_active()
+        self._check_closing(effective_date, recorded_on, member_count, child_count)
+        if target.id == self.id or target.level is not self.level or not target.active:
+            raise DomainError(
+                "INVALID_MERGE_TARGET",
+                "merge into another active organisation of the same level",
+                target_id=str(target.id),
+                target_level=target.level.value,
+                level=self.level.value,
+                target_active=target.active,
+            )
+        self._merged(into_organisation_id=target.id, effective_date=effective_date, **by.fields())
+
+    @event("Merged")
+    def _merged(
+        self,
+        into_organisation_id: UUID,
+        effective_date: date,
+        request_id: str,
+        source_system: str,
+    ) -> None:
+        self.merged_into_id = into_organisation_id
+        self.dissolved_on = effective_date
+        self._advance(effective_date)
+
+    def dissolve(
+        self,
+        *,
+        member_count: int,
+        effective_date: date,
+        by: Provenance,
+        child_count: int = 0,
+        recorded_on: date | None = None,
+    ) -> None:
+        """Dissolved once empty; see `merge_into` for the counts."""
+        self._require_active()
+        self._check_closing(effective_date, recorded_on, member_count, child_count)
+        self._dissolved(effective_date=effective_date, **by.fields())
+
+    @event("Dissolved")
+    def _dissolved(self, effective_date: date, request_id: str, source_system: str) -> None:
+        self.dissolved_on = effective_date
+        self._advance(effective_date)
+
+    # -- rule helpers -------------------------------------------------------------
+
+    def _check_closing(
+        self, effective_date: date, recorded_on: date | None, member_count: int, child_count: int
+    ) -> None:
+        not_in_future(effective_date, recorded_on)
+        not_before(self.latest_effective_date, effective_date, "latest recorded change")
+        if member_count > 0 or child_count > 0:
+            raise DomainError(
+                "ORGANISATION_NOT_EMPTY",
+                "place its members and sub-organisations elsewhere first",
+                organisation=self.code,
+                member_count=member_count,
+                child_count=child_count,
+            )
+
+    def _check_dates(self, effective_date: date, recorded_on: date | None) -> None:
+        not_in_future(effective_date, recorded_on)
+        not_before(self.established_on, effective_date, "establishment")
+
+    def _advance(self, effective_date: date) -> None:
+        self.latest_effective_date = max(self.latest_effective_date, effective_date)
 
     def _require_active(self) -> None:
         if self.dissolved_on is not None:
             raise DomainError(
                 "ORGANISATION_DISSOLVED",
-                "the organisation is dissolved",
+                "the organisation is dissolved or merged",
                 organisation=self.code,
                 dissolved_on=self.dissolved_on.isoformat(),
+                merged_into_id=str(self.merged_into_id) if self.merged_into_id else None,
             )
+
+
+def _check_units(
+    kind: OrganisationKind, covered: Sequence[str], adding: Sequence[str], policy: Policy
+) -> None:
+    if not adding:
+        return
+    if kind is not OrganisationKind.JOINT_BRANCH:
+        raise DomainError("NOT_A_JOINT_BRANCH", "only a joint branch covers units", kind=kind.value)
+    seen = list(covered)
+    for unit_code in adding:
+        if unit_code in seen:
+            raise DomainError(
+                "UNIT_ALREADY_COVERED", "the unit is already covered", unit_code=unit_code
+            )
+        seen.append(unit_code)
+    if len(seen) > policy.joint_branch_max_units:
+        raise DomainError(
+            "JOINT_BRANCH_FULL",
+            f"a joint branch covers at most {policy.joint_branch_max_units} units",
+            covered_units=seen,
+        )
 
 
 def _check_parent(level: OrganisationLevel, parent: Organisation | None) -> None:

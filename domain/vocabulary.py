@@ -43,3 +43,36 @@ PARENT_LEVEL: dict[OrganisationLevel, OrganisationLevel | None] = {
     OrganisationLevel.COMMUNITY: OrganisationLevel.STREET,
     OrganisationLevel.UNIT: OrganisationLevel.STREET,
 }
+
+
+class Standing(StrEnum):
+    """Standing of a full member: normal, or under one of the measures of the rules."""
+
+    NORMAL = "NORMAL"
+    CORRECTION = "CORRECTION"  # 限期改正
+    PARTY_PROBATION = "PARTY_PROBATION"  # 留党察看 (sanction; no voting rights)
+    SUSPENDED = "SUSPENDED"  # 停止党籍
+
+
+class ExitKind(StrEnum):
+    """How a membership episode ended; only a new application opens another."""
+
+    WITHDRAWN = "WITHDRAWN"  # 退党 (or an application withdrawn before admission)
+    REMOVED = "REMOVED"  # 除名
+    EXPELLED = "EXPELLED"  # 开除党籍
+    DIED = "DIED"
+    CANCELLED = "CANCELLED"  # 取消预备党员资格
+
+
+class SuspensionReason(StrEnum):
+    LOST_CONTACT = "LOST_CONTACT"  # 失去联系 6 months or more
+    SETTLED_ABROAD = "SETTLED_ABROAD"  # 出国(境)定居
+
+
+class Circumstance(StrEnum):
+    """The seed's groups: attributes with effective dates, not stages."""
+
+    RETIRED = "RETIRED"  # 退休
+    LAID_OFF = "LAID_OFF"  # 下岗失业
+    MOBILE = "MOBILE"  # 流动
+    IN_SERVICE = "IN_SERVICE"  # 在职
