@@ -48,7 +48,17 @@ class ChangeRequest(Aggregate):
         self.message = message
         self.values = values
         self.caused = caused
-        self.received_from = received_from
+        self.received_from = [received_from]
+
+    @event("Repeated")
+    def repeat(self, *, received_from: str) -> None:
+        """The same request arrived again: it changes nothing and gets the same outcome."""
+        self.received_from.append(received_from)
+
+    @event("ConflictRefused")
+    def refuse_conflict(self, *, received_from: str, body_digest: str) -> None:
+        """The request id came again with another body: refused, the first outcome stands."""
+        self.received_from.append(received_from)
 
 
 class DeadLetter(Aggregate):
@@ -62,3 +72,4 @@ class DeadLetter(Aggregate):
     def __init__(self, *, received_from: str, reason: str, key: bytes | None, value: bytes) -> None:
         self.received_from = received_from
         self.reason = reason
+        self.value = value

@@ -1,0 +1,1 @@
+"""Long-running Kafka loops: ingest of change requests, the relay, the projection runner."""

@@ -1,0 +1,222 @@
+"""Ingest: change requests from Kafka → domain commands → events and one outcome each.
+
+A batch of records from one partition is handled in memory and saved in one
+transaction together with a tracking record (name = topic/partition@incarnation,
+position = the last offset), so a crash at any point either saved the whole batch and
+its offset, or nothing. If a batch cannot be saved, its requests are redone one per
+transaction, so one bad request cannot take its neighbours down with it.
+
+Incarnations: a partition's log normally only grows. When it has been replaced (Tansu
+restarted and lost it), the record at our last offset is no longer the one we handled;
+the partition then gets a new incarnation and is read from its start. Requests seen
+before find their ChangeRequest and are answered again, not applied again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, Tracking
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from consumers.kafka import consumer, ensure_topics
+from consumers.partition_log import RecordReader
+from domain.change_request import ChangeRequest, DeadLetter, change_request_id
+from registry.config import Settings
+from registry.handlers import Batch, Context, ReceivedRecord, handle
+from registry.store import EventStore
+from schemas import topics
+from schemas.codec import DecodeError
+
+log = logging.getLogger(__name__)
+
+GROUP_ID = "registry-ingest"
+GUARD_INTERVAL_S = 5.0
+
+
+@dataclass
+class PartitionState:
+    incarnation: int
+    next_offset: int
+    last_digest: bytes | None = None  # of the record at next_offset - 1
+
+
+def record_digest(record: ConsumerRecord) -> bytes:
+    return hashlib.sha256((record.key or b"") + b"\x00" + (record.value or b"")).digest()
+
+
+class Ingest:
+    def __init__(self, settings: Settings, store: EventStore, ctx: Context) -> None:
+        self.settings = settings
+        self.store = store
+        self.recorder = store.process_recorder
+        self.ctx = ctx
+        self.partitions: dict[TopicPartition, PartitionState] = {}
+        self._reader: RecordReader | None = None
+        self._consumer: KafkaConsumer | None = None
+        self._last_guard = time.monotonic()
+
+    # -- the loop -------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        ensure_topics(self.settings, [topics.CHANGE_REQUESTS])
+        self._consumer = consumer(self.settings, group_id=GROUP_ID)
+        self._consumer.subscribe([topics.CHANGE_REQUESTS], listener=_Rebalance(self))
+        try:
+            while not stop.is_set():
+                polled = self._consumer.poll(
+                    timeout_ms=100, max_records=self.settings.ingest_batch_size
+                )
+                for tp, records in polled.items():
+                    if tp in self.partitions:
+                        self.process(tp, records)
+                if not polled or time.monotonic() - self._last_guard > GUARD_INTERVAL_S:
+                    self._guard_all()
+        finally:
+            self._consumer.close(autocommit=False)
+            if self._reader is not None:
+                self._reader.close()
+
+    def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        state = self.partitions[tp]
+        if records[0].offset != state.next_offset or not self._log_unchanged(tp, state):
+            self._resume(tp)
+            return
+        name = self._tracking_name(tp, state.incarnation)
+        batch = Batch(self.store)
+        for record in records:
+            handle(batch, self._received(tp, state, record), self.ctx)
+        try:
+            self.store.events.put(batch.events, tracking=Tracking(name, records[-1].offset))
+        except IntegrityError as error:
+            log.warning("batch of %d on %s not saved (%s); one by one", len(records), tp, error)
+            self._one_by_one(tp, state, records)
+        state.next_offset = records[-1].offset + 1
+        state.last_digest = record_digest(records[-1])
+
+    def _one_by_one(
+        self, tp: TopicPartition, state: PartitionState, records: list[ConsumerRecord]
+    ) -> None:
+        name = self._tracking_name(tp, state.incarnation)
+        for record in records:
+            for attempt in range(5):
+                if self.recorder.has_tracking_id(name, record.offset):
+                    break  # saved already (by us before a crash, or by another member)
+                batch = Batch(self.store)
+                handle(batch, self._received(tp, state, record), self.ctx)
+                try:
+                    self.store.events.put(batch.events, tracking=Tracking(name, record.offset))
+                    break
+                except IntegrityError:
+                    log.warning(
+                        "request at %s/%d conflicted, attempt %d", tp, record.offset, attempt
+                    )
+                    time.sleep(0.05 * (attempt + 1))
+            else:
+                raise RuntimeError(f"request at {tp} offset {record.offset} could not be saved")
+
+    # -- partitions -----------------------------------------------------------
+
+    def assign(self, tps: list[TopicPartition]) -> None:
+        for tp in tps:
+            self._resume(tp)
+
+    def revoke(self, tps: list[TopicPartition]) -> None:
+        for tp in tps:
+            self.partitions.pop(tp, None)
+
+    def _resume(self, tp: TopicPartition) -> None:
+        """Finds where this partition stands in the store and seeks there."""
+        base = f"{tp.topic}/{tp.partition}"
+        incarnation = self.recorder.max_tracking_id(f"{base}#incarnation")
+        if incarnation is None:
+            incarnation = self._new_incarnation(tp, 0)
+        last = self.recorder.max_tracking_id(self._tracking_name(tp, incarnation))
+        state = PartitionState(incarnation, 0)
+        if last is not None:
+            record = self._reader_client().at(tp, last)
+            if record is not None and self._was_handled(record, self._from(tp, incarnation, last)):
+                state = PartitionState(incarnation, last + 1, record_digest(record))
+            else:
+                state = PartitionState(self._new_incarnation(tp, incarnation), 0)
+        self.partitions[tp] = state
+        assert self._consumer is not None
+        self._consumer.seek(tp, state.next_offset)
+
+    def _new_incarnation(self, tp: TopicPartition, current: int) -> int:
+        if current:
+            log.warning("%s was replaced on the broker; reading it again from the start", tp)
+        base = f"{tp.topic}/{tp.partition}"
+        self.recorder.insert_tracking(Tracking(f"{base}#incarnation", current + 1))
+        return current + 1
+
+    def _log_unchanged(self, tp: TopicPartition, state: PartitionState) -> bool:
+        if state.last_digest is None:
+            return True
+        record = self._reader_client().at(tp, state.next_offset - 1)
+        return record is not None and record_digest(record) == state.last_digest
+
+    def _guard_all(self) -> None:
+        self._last_guard = time.monotonic()
+        for tp, state in list(self.partitions.items()):
+            if not self._log_unchanged(tp, state):
+                self._resume(tp)
+
+    def _was_handled(self, record: ConsumerRecord, received_from: str) -> bool:
+        letter = self._get(DeadLetter.create_id(received_from))
+        if isinstance(letter, DeadLetter):
+            return letter.value == record.value
+        try:
+            _, fields = self.ctx.catalog.decode(record.value or b"")
+        except DecodeError:
+            return False
+        handled = self._get(
+            change_request_id(str(fields.get("source_system")), str(fields.get("request_id")))
+        )
+        return isinstance(handled, ChangeRequest) and received_from in handled.received_from
+
+    def _get(self, aggregate_id: UUID) -> object | None:
+        try:
+            return self.store.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    # -- helpers --------------------------------------------------------------
+
+    @staticmethod
+    def _tracking_name(tp: TopicPartition, incarnation: int) -> str:
+        return f"{tp.topic}/{tp.partition}@{incarnation}"
+
+    @staticmethod
+    def _from(tp: TopicPartition, incarnation: int, offset: int) -> str:
+        return f"{tp.topic}/{tp.partition}@{incarnation}/{offset}"
+
+    def _received(
+        self, tp: TopicPartition, state: PartitionState, record: ConsumerRecord
+    ) -> ReceivedRecord:
+        return ReceivedRecord(
+            record.key, record.value or b"", self._from(tp, state.incarnation, record.offset)
+        )
+
+    def _reader_client(self) -> RecordReader:
+        if self._reader is None:
+            self._reader = RecordReader(self.settings)
+        return self._reader
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, ingest: Ingest) -> None:
+        self.ingest = ingest
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.ingest.revoke(list(revoked))
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.ingest.assign(list(assigned))

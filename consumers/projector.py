@@ -1,0 +1,182 @@
+"""The projection runner: event topics → read models, exactly once.
+
+Each batch of records from one partition is applied in one database transaction that
+also stores the partition's next offset; an event already applied (same aggregate id
+and version) is skipped. Records are decoded from the published schemas only, as any
+downstream system would.
+
+When the relay starts a new epoch (the broker lost the topics and they were published
+again), a record with a higher epoch header sends the partition back to its start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
+
+from consumers.kafka import consumer, ensure_topics
+from consumers.partition_log import RecordReader
+from projections.apply import apply_event
+from projections.database import Cursor, Database
+from projections.tables import create_tables
+from registry.config import Settings
+from schemas import topics
+from schemas.catalog import Catalog
+from schemas.codec import DecodeError
+
+log = logging.getLogger(__name__)
+
+GROUP_ID = "registry-projections"
+PROJECTED_TOPICS = (topics.ORGANISATION_EVENTS, topics.MEMBER_EVENTS)
+IDLE_GUARD_S = 5.0
+
+
+@dataclass
+class Position:
+    epoch: int
+    next_offset: int
+    last_event_id: str | None
+
+
+def header(record: ConsumerRecord, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return value.decode() if value is not None else None
+    return None
+
+
+class Projector:
+    def __init__(self, settings: Settings, db: Database, catalog: Catalog) -> None:
+        self.settings = settings
+        self.db = db
+        self.catalog = catalog
+        self.positions: dict[TopicPartition, Position] = {}
+        self._consumer: KafkaConsumer | None = None
+        self._reader: RecordReader | None = None
+        self._last_seen: dict[TopicPartition, float] = {}
+        create_tables(db)
+
+    def run(self, stop: threading.Event) -> None:
+        ensure_topics(self.settings, PROJECTED_TOPICS)
+        self._consumer = consumer(self.settings, group_id=GROUP_ID)
+        self._consumer.subscribe(list(PROJECTED_TOPICS), listener=_Rebalance(self))
+        try:
+            while not stop.is_set():
+                polled = self._consumer.poll(timeout_ms=100, max_records=2000)
+                for tp, records in polled.items():
+                    if tp in self.positions:
+                        self.process(tp, records)
+                        self._last_seen[tp] = time.monotonic()
+                self._guard_idle()
+        finally:
+            self._consumer.close(autocommit=False)
+            if self._reader is not None:
+                self._reader.close()
+
+    def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        position = self.positions[tp]
+        if records[0].offset != position.next_offset:
+            self._seek(tp, position.next_offset)
+            return
+        with self.db.transaction() as cur:
+            for record in records:
+                epoch = int(header(record, topics.EPOCH) or 0)
+                if epoch > position.epoch and record.offset > 0 and position.next_offset > 0:
+                    # The topics were published again from the store: start over here.
+                    position.epoch, position.next_offset, position.last_event_id = epoch, 0, None
+                    self._save_position(cur, tp, position)
+                    self._seek(tp, 0)
+                    return
+                position.epoch = max(position.epoch, epoch)
+                self._apply(cur, tp, record, position)
+                position.next_offset = record.offset + 1
+                position.last_event_id = header(record, topics.CE_ID)
+            self._save_position(cur, tp, position)
+
+    def _apply(
+        self, cur: Cursor, tp: TopicPartition, record: ConsumerRecord, position: Position
+    ) -> None:
+        try:
+            name, fields = self.catalog.decode(record.value or b"")
+        except DecodeError as error:
+            log.error("undecodable record %s@%d: %s", tp, record.offset, error)
+            cur.execute(
+                "INSERT INTO rm_undecodable (topic, kafka_partition, record_offset, epoch, reason)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (tp.topic, tp.partition, record.offset, position.epoch, f"{error.reason}: {error}"),
+            )
+            return
+        store_position = header(record, topics.POSITION)
+        apply_event(cur, name, fields, int(store_position) if store_position else None)
+
+    # -- positions ------------------------------------------------------------
+
+    def assign(self, tps: list[TopicPartition]) -> None:
+        rows = self.db.query(
+            "SELECT topic, kafka_partition, epoch, next_offset, last_event_id FROM rm_offsets"
+            " WHERE consumer = ?",
+            (GROUP_ID,),
+        )
+        stored = {TopicPartition(t, p): Position(e, n, last) for t, p, e, n, last in rows}
+        for tp in tps:
+            self.positions[tp] = stored.get(tp, Position(0, 0, None))
+            self._last_seen[tp] = time.monotonic()
+            self._seek(tp, self.positions[tp].next_offset)
+
+    def revoke(self, tps: list[TopicPartition]) -> None:
+        for tp in tps:
+            self.positions.pop(tp, None)
+
+    def _save_position(self, cur: Cursor, tp: TopicPartition, position: Position) -> None:
+        cur.execute(
+            "INSERT INTO rm_offsets (consumer, topic, kafka_partition, epoch, next_offset,"
+            " last_event_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (consumer, topic,"
+            " kafka_partition) DO UPDATE SET epoch = excluded.epoch, next_offset ="
+            " excluded.next_offset, last_event_id = excluded.last_event_id",
+            (
+                GROUP_ID,
+                tp.topic,
+                tp.partition,
+                position.epoch,
+                position.next_offset,
+                position.last_event_id,
+            ),
+        )
+
+    def _guard_idle(self) -> None:
+        """A partition quiet for a while may be quiet because the broker lost it and our
+        offset now lies past its end: the last record applied must still be there."""
+        now = time.monotonic()
+        for tp, position in list(self.positions.items()):
+            if now - self._last_seen.get(tp, now) < IDLE_GUARD_S or position.next_offset == 0:
+                continue
+            self._last_seen[tp] = now
+            if self._reader is None:
+                self._reader = RecordReader(self.settings)
+            record = self._reader.at(tp, position.next_offset - 1)
+            if record is None or header(record, topics.CE_ID) != position.last_event_id:
+                log.warning("%s no longer holds what was applied; reading it again", tp)
+                position.next_offset, position.last_event_id = 0, None
+                with self.db.transaction() as cur:
+                    self._save_position(cur, tp, position)
+                self._seek(tp, 0)
+
+    def _seek(self, tp: TopicPartition, offset: int) -> None:
+        assert self._consumer is not None
+        self._consumer.seek(tp, offset)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, projector: Projector) -> None:
+        self.projector = projector
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.projector.revoke(list(revoked))
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.projector.assign(list(assigned))

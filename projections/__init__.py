@@ -1,0 +1,1 @@
+"""Read models built from the published events: rosters, rollups, history, audit trails."""

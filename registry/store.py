@@ -1,0 +1,89 @@
+"""The event store: an `eventsourcing` application over SQLite or PostgreSQL.
+
+Its recorder is a process recorder, so the events a batch of change requests causes
+and the Kafka offset they came from commit in one transaction (tracking records).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Transcoding
+
+from registry.config import Settings
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class BytesAsHex(Transcoding):
+    type = bytes
+    name = "bytes_hex"
+
+    def encode(self, obj: bytes) -> str:
+        return obj.hex()
+
+    def decode(self, data: str) -> bytes:
+        return bytes.fromhex(data)
+
+
+class EventStore(Application):
+    """The system of record. Only its repository and recorder are used by the adapters."""
+
+    name = "registry"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(BytesAsHex())
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    @property
+    def process_recorder(self) -> ProcessRecorder:
+        assert isinstance(self.recorder, ProcessRecorder)
+        return self.recorder
+
+
+def store_environment(settings: Settings) -> dict[str, str]:
+    _, cipher_key = settings.keys()
+    env: dict[str, str] = {
+        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        "CIPHER_KEY": cipher_key,
+    }
+    if settings.uses_postgres:
+        pg = settings.postgres()
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=pg["dbname"],
+            POSTGRES_HOST=pg["host"],
+            POSTGRES_PORT=pg["port"],
+            POSTGRES_USER=pg["user"],
+            POSTGRES_PASSWORD=pg["password"],
+            POSTGRES_POOL_SIZE="4",
+        )
+        if pg["schema"]:
+            env["POSTGRES_SCHEMA"] = pg["schema"]
+    else:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(settings.data_dir / "events.sqlite"),
+            SQLITE_LOCK_TIMEOUT="30",
+        )
+    return env
+
+
+def open_event_store(settings: Settings, **extra: Any) -> EventStore:
+    return EventStore(env={**store_environment(settings), **extra})
