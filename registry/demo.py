@@ -201,7 +201,8 @@ def _scenario(client: IntegratorClient, members: int, out: Callable[[str], None]
     )
     for (system, request_id), o in sorted(rejected.items()):
         out(
-            f"  rejected {system}/{request_id}: {o['code']} - {o['message']} {o['offending_values']}"
+            f"  rejected {system}/{request_id}: {o['code']} - {o['message']} "
+            f"{o['offending_values']}"
         )
     repeat = again[(accept["source_system"], accept["request_id"])]
     out(

@@ -126,7 +126,7 @@ class ChangeRequest(BaseModel):
 
 
 def parse_request(record: dict[str, Any]) -> ChangeRequest:
-    """Turns a decoded Avro record into a checked request, or raises DomainError(INVALID_REQUEST)."""
+    """A decoded Avro record as a checked request; raises DomainError(INVALID_REQUEST)."""
     change = record.get("change")
     if not (isinstance(change, tuple) and len(change) == 2):
         raise DomainError("INVALID_REQUEST", "change is not a known request record", field="change")
