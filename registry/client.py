@@ -51,7 +51,7 @@ class IntegratorClient:
         self._producer = producer(settings)
         self._outcomes = consumer(settings, group_id=None)
         self._outcome_start = time.time() - 60
-        self._outcomes_assigned = False
+        self._assigned_at = 0.0
         self.outcomes: dict[tuple[str, str], dict[str, Any]] = {}
         # Every outcome seen per request: a repeat or a refused conflict comes after the first.
         self.all_outcomes: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -100,6 +100,9 @@ class IntegratorClient:
 
     def _poll(self) -> None:
         self._assign_outcomes()
+        if not self._outcomes.assignment():
+            time.sleep(0.2)
+            return
         for records in self._outcomes.poll(timeout_ms=200).values():
             for record in records:
                 _, outcome = self.catalog.decode(record.value)
@@ -116,23 +119,29 @@ class IntegratorClient:
         return self.wait_for([key], timeout_s)[key]
 
     def _assign_outcomes(self) -> None:
-        if self._outcomes_assigned:
+        """Follows every partition of the outcomes topic, including ones that appear later
+        (the topic may not exist yet, or come back with another partition count)."""
+        now = time.monotonic()
+        if now - self._assigned_at < 1.0:
             return
-        parts = self._outcomes.partitions_for_topic(topics.CHANGE_OUTCOMES) or {0}
-        tps = [TopicPartition(topics.CHANGE_OUTCOMES, p) for p in sorted(parts)]
-        self._outcomes.assign(tps)
+        self._assigned_at = now
+        parts = self._outcomes.partitions_for_topic(topics.CHANGE_OUTCOMES) or set()
+        tps = {TopicPartition(topics.CHANGE_OUTCOMES, p) for p in parts}
+        new = sorted(tps - set(self._outcomes.assignment()), key=lambda tp: tp.partition)
+        if not new:
+            return
+        self._outcomes.assign(sorted(tps, key=lambda tp: tp.partition))
         # Outcomes from a minute before this client started on; where the broker cannot
-        # tell (Tansu), from the beginning.
+        # tell, from the beginning (correct, only slower).
         starts = self._outcomes.offsets_for_times(
-            {tp: int(self._outcome_start * 1000) for tp in tps}
+            {tp: int(self._outcome_start * 1000) for tp in new}
         )
-        for tp in tps:
+        for tp in new:
             found = starts.get(tp)
             if found is None:
                 self._outcomes.seek_to_beginning(tp)
             else:
                 self._outcomes.seek(tp, found.offset)
-        self._outcomes_assigned = True
 
     def close(self) -> None:
         self._producer.close(timeout=5)

@@ -36,8 +36,9 @@ def pg_schema() -> Iterator[str]:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def make_settings(tmp_path: Path, broker: LocalBroker, pg_schema: str | None, **extra: object
-                  ) -> Settings:
+def make_settings(
+    tmp_path: Path, broker: LocalBroker, pg_schema: str | None, **extra: object
+) -> Settings:
     database_url = None
     if pg_schema is not None:
         separator = "&" if "?" in DATABASE_URL else "?"

@@ -55,14 +55,16 @@ class Sender:
             **fields,
         )
 
-    def send(self, requests: Iterable[dict[str, Any]], timeout_s: float = 60
-             ) -> list[dict[str, Any]]:
+    def send(
+        self, requests: Iterable[dict[str, Any]], timeout_s: float = 60
+    ) -> list[dict[str, Any]]:
         requests = list(requests)
         for r in requests:
             self.client.publish(r)
         self.client.flush()
-        got = self.client.wait_for([(r["source_system"], r["request_id"]) for r in requests],
-                                   timeout_s)
+        got = self.client.wait_for(
+            [(r["source_system"], r["request_id"]) for r in requests], timeout_s
+        )
         result = [got[(r["source_system"], r["request_id"])] for r in requests]
         for r, outcome in zip(requests, result, strict=True):
             self.outcomes[r["request_id"]] = outcome
@@ -72,19 +74,35 @@ class Sender:
         specs = city_tree()
         for level in ("CITY", "DISTRICT", "STREET", "COMMUNITY", "UNIT"):
             wave = [
-                self.request(s.parent_code or s.code, "EstablishOrganisation", 900, code=s.code,
-                             name=s.name, kind=s.kind, level=s.level, parent_code=s.parent_code,
-                             registration_number=s.registration_number,
-                             supervising_body=s.supervising_body)
-                for s in specs if s.level == level
+                self.request(
+                    s.parent_code or s.code,
+                    "EstablishOrganisation",
+                    900,
+                    code=s.code,
+                    name=s.name,
+                    kind=s.kind,
+                    level=s.level,
+                    parent_code=s.parent_code,
+                    registration_number=s.registration_number,
+                    supervising_body=s.supervising_body,
+                )
+                for s in specs
+                if s.level == level
             ]
             assert all(o["accepted"] for o in self.send(wave)), self.outcomes
 
     def apply(self, person: Person, organisation: str, days_ago: int = 400) -> dict[str, Any]:
         return self.request(
-            organisation, "ApplyForMembership", days_ago, member_citizen_id=person.citizen_id,
-            name=person.name, ethnicity=person.ethnicity, education=person.education,
-            occupation=person.occupation, phone=person.phone, address=person.address,
+            organisation,
+            "ApplyForMembership",
+            days_ago,
+            member_citizen_id=person.citizen_id,
+            name=person.name,
+            ethnicity=person.ethnicity,
+            education=person.education,
+            occupation=person.occupation,
+            phone=person.phone,
+            address=person.address,
             organisation_code=organisation,
         )
 
@@ -101,8 +119,10 @@ class AvscDecoder:
         for path in sorted((SCHEMAS / "events").glob("*.avsc")):
             source = json.loads(path.read_text(encoding="utf-8"))
             fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(source), "CRC-64-AVRO"))
-            self.by_fingerprint[fp] = (f"{source['namespace']}.{source['name']}",
-                                       parse_schema(source))
+            self.by_fingerprint[fp] = (
+                f"{source['namespace']}.{source['name']}",
+                parse_schema(source),
+            )
 
     def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
         assert data[:2] == b"\xc3\x01", "single-object encoding marker"
@@ -110,11 +130,16 @@ class AvscDecoder:
         return name, schemaless_reader(io.BytesIO(data[10:]), schema, None)
 
 
-def read_topic(settings: Settings, topic: str, until: Callable[[list[Any]], bool],
-               timeout_s: float = 60) -> list[Any]:
+def read_topic(
+    settings: Settings, topic: str, until: Callable[[list[Any]], bool], timeout_s: float = 60
+) -> list[Any]:
     """All records of a topic from the beginning, until `until(records)` holds."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             enable_auto_commit=False, fetch_max_wait_ms=100)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=100,
+    )
     try:
         parts = wait_until(lambda: consumer.partitions_for_topic(topic), 30, f"{topic} metadata")
         tps = [TopicPartition(topic, p) for p in sorted(parts)]

@@ -34,23 +34,43 @@ def test_requests_become_events_outcomes_and_rosters(settings: Settings) -> None
             applied = sender.send(sender.apply(p, home[p.citizen_id]) for p in persons)
             assert all(o["accepted"] for o in applied)
             activists = sender.send(
-                sender.request(home[p.citizen_id], "AdmitActivist", 100,
-                               member_citizen_id=p.citizen_id)
+                sender.request(
+                    home[p.citizen_id], "AdmitActivist", 100, member_citizen_id=p.citizen_id
+                )
                 for p in persons[:2]
             )
             assert all(o["accepted"] for o in activists)
             mover = persons[0]
-            [started] = sender.send([sender.request(
-                c1, "StartTransfer", 20, member_citizen_id=mover.citizen_id,
-                to_organisation_code=c2, letter_number="L-1", valid_days=None)])
-            [accepted] = sender.send([sender.request(
-                c2, "AcceptTransfer", 10, member_citizen_id=mover.citizen_id,
-                letter_number="L-1")])
+            [started] = sender.send(
+                [
+                    sender.request(
+                        c1,
+                        "StartTransfer",
+                        20,
+                        member_citizen_id=mover.citizen_id,
+                        to_organisation_code=c2,
+                        letter_number="L-1",
+                        valid_days=None,
+                    )
+                ]
+            )
+            [accepted] = sender.send(
+                [
+                    sender.request(
+                        c2,
+                        "AcceptTransfer",
+                        10,
+                        member_citizen_id=mover.citizen_id,
+                        letter_number="L-1",
+                    )
+                ]
+            )
             assert started["accepted"] and accepted["accepted"]
             # A request for a member nobody knows: rejected, with its code.
             stranger = crowd(1, seed=99)[0]
-            [unknown] = sender.send([sender.request(
-                c1, "AdmitActivist", 1, member_citizen_id=stranger.citizen_id)])
+            [unknown] = sender.send(
+                [sender.request(c1, "AdmitActivist", 1, member_citizen_id=stranger.citizen_id)]
+            )
             assert (unknown["accepted"], unknown["code"]) == (False, "UNKNOWN_MEMBER")
             assert unknown["caused"] == []
 
@@ -62,11 +82,13 @@ def test_requests_become_events_outcomes_and_rosters(settings: Settings) -> None
 
             member_events = {
                 (str(c["aggregate_id"]), c["version"])
-                for o in sender.outcomes.values() for c in o["caused"]
+                for o in sender.outcomes.values()
+                for c in o["caused"]
                 if c["event_type"].startswith("registry.events.Member")
             }
-            records = read_topic(settings, topics.MEMBER_EVENTS,
-                                 lambda rs: len(rs) >= len(member_events))
+            records = read_topic(
+                settings, topics.MEMBER_EVENTS, lambda rs: len(rs) >= len(member_events)
+            )
             decoder = AvscDecoder()
             seen = set()
             member_id = str(ingest_context(settings).member_ids.for_citizen(mover.citizen_id))
@@ -84,9 +106,12 @@ def test_requests_become_events_outcomes_and_rosters(settings: Settings) -> None
                 seen.add((str(event["aggregate_id"]), event["version"]))
             assert seen == member_events
 
-            wait_until(lambda: projections_caught_up(backbone.read_models,
-                                                     caused_by(sender.outcomes.values())),
-                       what="projections")
+            wait_until(
+                lambda: projections_caught_up(
+                    backbone.read_models, caused_by(sender.outcomes.values())
+                ),
+                what="projections",
+            )
             db = backbone.read_models
             assert len(queries.roster(db, c1)) == 2
             assert len(queries.roster(db, c2)) == 4
@@ -98,7 +123,9 @@ def test_requests_become_events_outcomes_and_rosters(settings: Settings) -> None
             assert queries.rollup(db, "SH-PD")["total"] == 0
             trail = queries.member_trail(db, member_id)
             assert [t["event_type"] for t in trail] == [
-                "MemberApplied", "MemberActivistAdmitted", "MemberTransferStarted",
+                "MemberApplied",
+                "MemberActivistAdmitted",
+                "MemberTransferStarted",
                 "MemberTransferAccepted",
             ]
             assert all(t["source_system"] == CITY for t in trail)
