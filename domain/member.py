@@ -449,7 +449,7 @@ class Member(Aggregate):
         """Names the sponsors (入党介绍人), replacing any named before."""
         self._require_target_step(effective_date, recorded_on, "sponsors", "sponsors")
         ids = [s.id for s in sponsors]
-        if len(set(ids)) != policy.sponsors_required or len(ids) != policy.sponsors_required:
+        if len(ids) != policy.sponsors_required or len(set(ids)) != len(ids):
             raise DomainError(
                 "SPONSOR_COUNT",
                 f"needs exactly {policy.sponsors_required} distinct sponsors",
