@@ -97,6 +97,7 @@ TOPICS = (
 def values_of(topic: Topic, schema_names: Iterable[str]) -> list[str]:
     """The schemas (by full name, sorted) whose records go on `topic`."""
     return sorted(
-        n for n in schema_names
+        n
+        for n in schema_names
         if any(n.startswith(v[:-1]) if v.endswith("*") else n == v for v in topic.values)
     )
