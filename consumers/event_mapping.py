@@ -81,8 +81,25 @@ def domain_record(catalog: Catalog, event: Any) -> Publication | None:
     record = envelope(event)
     for field in schema["fields"]:
         if field["name"] not in ENVELOPE:
-            record[field["name"]] = getattr(event, field["name"])
+            record[field["name"]] = _attribute(event, field)
     return Publication(topic, str(event.originator_id).encode(), name, record)
+
+
+_NO_DEFAULT = object()
+
+
+def _attribute(event: Any, field: dict[str, Any]) -> Any:
+    """An event stored before its schema gained a field (with a default, as compatibility
+    demands) is published under the current schema with that default."""
+    value = getattr(event, field["name"], _NO_DEFAULT)
+    if value is not _NO_DEFAULT:
+        return value
+    if "default" in field:
+        return field["default"]
+    raise LookupError(
+        f"{type(event).__qualname__} has no attribute {field['name']!r} and its schema field "
+        "has no default: upcast the stored event (eventsourcing class_version) first"
+    )
 
 
 def outcome_record(decided: Any, event: Any, caused: list[dict[str, Any]]) -> Publication:
