@@ -1,0 +1,35 @@
+"""`python -m bench --quick` (CI) or `python -m bench --full`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+
+from bench.harness import run_all
+from bench.report import write
+from bench.sizes import FULL, QUICK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small smoke version (default)")
+    size.add_argument("--full", action="store_true", help="the full benchmark")
+    parser.add_argument("--runs", type=int, help="repetitions (default 3)")
+    parser.add_argument("--city-members", type=int, help="members in the generated city")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sizes = FULL if args.full else QUICK
+    if args.runs:
+        sizes = replace(sizes, runs=args.runs)
+    if args.city_members:
+        sizes = replace(sizes, city_members=args.city_members)
+    figures, meta = run_all(sizes, sys.stdout)
+    write(figures, meta, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

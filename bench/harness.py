@@ -1,0 +1,138 @@
+"""All stages, repeated, into figures beside their baselines."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections import defaultdict
+from typing import Any, TextIO
+
+from bench.citygen import load_city
+from bench.env import bench_env
+from bench.figures import Figure, figure
+from bench.sizes import Sizes
+from bench.stage_e2e import measure_end_to_end, measure_raw_latency
+from bench.stage_ingest import measure_ingest, measure_store_writes
+from bench.stage_projections import measure_projections, measure_raw_consume
+from bench.stage_queries import measure_queries
+from bench.stage_relay import measure_raw_produce, measure_relay, published_records
+from bench.stats import median, percentile
+from consumers.projector import PROJECTED_TOPICS
+
+log = logging.getLogger("bench")
+Samples = dict[str, list[float]]
+
+
+def _pipeline(sizes: Sizes, samples: Samples) -> None:
+    """Ingest → relay → projections on one schema and broker, with their baselines."""
+    with bench_env() as env:
+        run, store = measure_ingest(env, sizes.requests, env.settings.ingest_batch_size,
+                                    sizes.stage_timeout_s)
+        try:
+            samples["ingest"].append(run.rate)
+            samples["ingest rss 10%"].append(run.rss_mb.get(0.1, float("nan")))
+            samples["ingest rss 100%"].append(run.rss_mb.get(1.0, float("nan")))
+            relay_s = measure_relay(env, store, sizes.stage_timeout_s)
+        finally:
+            store.close()
+        records = published_records(env)
+        samples["relay"].append(len(records) / relay_s)
+        samples["raw produce"].append(measure_raw_produce(env, records).rate)
+        projected = sum(1 for r in records if r.topic in PROJECTED_TOPICS)
+        del records
+        samples["raw consume"].append(measure_raw_consume(env, projected).rate)
+        progress = measure_projections(env, projected, sizes.stage_timeout_s)
+        samples["projections"].append(progress.rate)
+        samples["projections rss 10%"].append(progress.rss.get(0.1, float("nan")))
+        samples["projections rss 100%"].append(progress.rss.get(1.0, float("nan")))
+
+
+def _baselines(sizes: Sizes, samples: Samples) -> None:
+    with bench_env(ingest_batch_size=1) as env:
+        run, store = measure_ingest(env, sizes.baseline_requests, 1, sizes.stage_timeout_s)
+        store.close()
+        samples["ingest 1 per transaction"].append(run.rate)
+    with bench_env(with_broker=False) as env:
+        samples["store save x100"].append(measure_store_writes(env, sizes.store_aggregates))
+
+
+def _end_to_end(sizes: Sizes, samples: Samples) -> None:
+    with bench_env() as env:
+        run = measure_end_to_end(env, sizes.e2e_rate, sizes.e2e_seconds,
+                                 drain_s=max(30.0, sizes.e2e_seconds * 3))
+        raw = measure_raw_latency(env, sizes.e2e_rate, min(sizes.e2e_seconds, 10))
+    samples["e2e rate"].append(run.rate)
+    samples["e2e missing"].append(run.missing)
+    for name, values in (("outcome", run.outcome_ms), ("roster", run.roster_ms),
+                         ("raw", raw.outcome_ms)):
+        samples[f"{name} p50"].append(percentile(values, 50))
+        samples[f"{name} p99"].append(percentile(values, 99))
+
+
+def _queries(sizes: Sizes, meta: dict[str, Any]) -> list[Figure]:
+    os.environ["PGOPTIONS"] = f"-c statement_timeout={sizes.statement_timeout_s * 1000}"
+    try:
+        with bench_env(with_broker=False) as env:
+            city = load_city(env.schema, sizes.city_members)
+            meta["city"] = (f"{city.members:,} members, {city.history_rows:,} history rows,"
+                            f" {city.audit_rows:,} audit rows, {city.organisations:,}"
+                            f" organisations, loaded in {city.seconds:.1f} s")
+            times = measure_queries(env, city, sizes.query_calls, sizes.asof_calls)
+    finally:
+        os.environ.pop("PGOPTIONS", None)
+    figures = []
+    for name, t in times.items():
+        for p in (50, 99):
+            figures.append(figure("queries", f"{name} p{p}", "ms", [percentile(t.query_ms, p)],
+                                  "count(*) same rows", [percentile(t.count_ms, p)]))
+    return figures
+
+
+def run_all(sizes: Sizes, out: TextIO = sys.stdout) -> tuple[list[Figure], dict[str, Any]]:
+    started = time.monotonic()
+    samples: Samples = defaultdict(list)
+    meta: dict[str, Any] = {"sizes": sizes.name, "runs": sizes.runs}
+    for r in range(sizes.runs):
+        out.write(f"run {r + 1}/{sizes.runs}: pipeline\n")
+        _pipeline(sizes, samples)
+        out.write(f"run {r + 1}/{sizes.runs}: baselines\n")
+        _baselines(sizes, samples)
+        out.write(f"run {r + 1}/{sizes.runs}: end to end\n")
+        _end_to_end(sizes, samples)
+        out.flush()
+    out.write("queries: loading the city\n")
+    out.flush()
+    figures = _figures(sizes, samples) + _queries(sizes, meta)
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    meta["e2e achieved rate"] = round(median(samples["e2e rate"]), 1)
+    meta["e2e requests without outcome or roster at the end"] = samples["e2e missing"]
+    return figures, meta
+
+
+def _figures(sizes: Sizes, s: Samples) -> list[Figure]:
+    n = f"{sizes.requests:,} requests"
+    e2e = f"at {sizes.e2e_rate:,.0f}/s"
+    return [
+        figure("ingest", f"requests/s ({n})", "/s", s["ingest"], "1 request per transaction",
+               s["ingest 1 per transaction"], ">= 10x"),
+        figure("ingest", "requests/s vs store", "/s", s["ingest"], "store.save(100 aggregates)",
+               s["store save x100"], ">= 0.6x"),
+        figure("relay", "records/s", "/s", s["relay"], "kafka-python alone", s["raw produce"],
+               ">= 0.7x"),
+        figure("projections", "records/s", "/s", s["projections"], "consume+decode alone",
+               s["raw consume"], ">= 0.4x"),
+        figure("end to end", f"request→outcome p50 {e2e}", "ms", s["outcome p50"],
+               "Kafka publish→consume", s["raw p50"]),
+        figure("end to end", f"request→outcome p99 {e2e}", "ms", s["outcome p99"],
+               "Kafka publish→consume", s["raw p99"]),
+        figure("end to end", f"request→roster p50 {e2e}", "ms", s["roster p50"],
+               "Kafka publish→consume", s["raw p50"]),
+        figure("end to end", f"request→roster p99 {e2e}", "ms", s["roster p99"],
+               "Kafka publish→consume", s["raw p99"]),
+        figure("memory", "ingest RSS at 100% of run", "MiB", s["ingest rss 100%"],
+               "at 10% of run", s["ingest rss 10%"]),
+        figure("memory", "projections RSS at 100% of run", "MiB", s["projections rss 100%"],
+               "at 10% of run", s["projections rss 10%"]),
+    ]

@@ -1,0 +1,97 @@
+"""The baselines with no store and no database: kafka-python alone, with the loops'
+own producer and consumer settings (consumers/kafka.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.admin import KafkaAdminClient, NewTopic
+
+from consumers.kafka import consumer, producer
+from registry.config import Settings
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Timed:
+    count: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else float("nan")
+
+
+def consume(settings: Settings, topic_names: Sequence[str], expected: int | None = None,
+            idle_s: float = 2.0, timeout_s: float = 300,
+            on_record: Callable[[Any], None] | None = None) -> Timed:
+    """Reads the topics from the beginning (partitions assigned, no group), timed from
+    the first record received to the last; done at `expected` records or after idle_s
+    without any."""
+    kafka = consumer(settings, group_id=None)
+    try:
+        tps = []
+        for name in topic_names:
+            parts = kafka.partitions_for_topic(name) or set()
+            tps.extend(TopicPartition(name, p) for p in sorted(parts))
+        kafka.assign(tps)
+        kafka.seek_to_beginning(*tps)
+        count, first, last = 0, None, time.perf_counter()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            polled = kafka.poll(timeout_ms=100, max_records=2000)
+            now = time.perf_counter()
+            for records in polled.values():
+                if first is None:
+                    first = now
+                for record in records:
+                    if on_record is not None:
+                        on_record(record)
+                count += len(records)
+                last = time.perf_counter()
+            if expected is not None and count >= expected:
+                break
+            if not polled and first is not None and now - last > idle_s:
+                break
+        return Timed(count, (last - first) if first is not None else 0.0)
+    finally:
+        kafka.close()
+
+
+def create_topics(settings: Settings, names: Sequence[str]) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(n, settings.partitions, 1) for n in names])
+    finally:
+        admin.close()
+
+
+def produce(settings: Settings, records: Sequence[Record], prefix: str = "bench.raw.") -> Timed:
+    """Sends the records (same keys, values and headers) to `prefix + topic`, flushes and
+    waits for every acknowledgement; timed from the first send after connecting."""
+    create_topics(settings, sorted({prefix + r.topic for r in records}))
+    kafka = producer(settings)
+    try:
+        kafka.partitions_for(prefix + records[0].topic)  # connected and warm before timing
+        started = time.perf_counter()
+        futures = [
+            kafka.send(prefix + r.topic, key=r.key, value=r.value, headers=r.headers)
+            for r in records
+        ]
+        kafka.flush()
+        for future in futures:
+            future.get(timeout=60)
+        return Timed(len(records), time.perf_counter() - started)
+    finally:
+        kafka.close(timeout=5)

@@ -1,0 +1,26 @@
+"""How big each benchmark is: --quick (CI), --full, and a tiny one for the smoke test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    name: str
+    runs: int
+    requests: int  # ingest (batched), and so the relay and projections
+    baseline_requests: int  # ingest one request per transaction
+    store_aggregates: int  # eventsourcing's own write rate, 100 per save
+    e2e_rate: float  # requests per second
+    e2e_seconds: float
+    city_members: int
+    query_calls: int
+    asof_calls: int
+    statement_timeout_s: int = 60
+    stage_timeout_s: float = 600
+
+
+TINY = Sizes("tiny", 1, 200, 50, 200, 50, 2, 2_000, 10, 2, 30, 60)
+QUICK = Sizes("quick", 3, 1_000, 300, 1_000, 200, 5, 10_000, 50, 5, 30, 120)
+FULL = Sizes("full", 3, 20_000, 3_000, 20_000, 2_000, 20, 1_000_000, 300, 3, 60, 900)

@@ -1,0 +1,119 @@
+"""Stage 4, end to end at a steady rate: request published → outcome seen by the
+integrator, and → member in the read models. Baseline: the same rate through Kafka alone
+(publish → consume, nothing in between)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bench import workload
+from bench.backbone_process import BackboneProcess
+from bench.env import Env
+from bench.observers import OutcomeWatcher, RosterWatcher
+from bench.pacing import paced_publish
+from bench.rawkafka import create_topics
+from consumers.kafka import ensure_topics
+from consumers.relay import RELAYED_TOPICS
+from registry.runtime import ingest_context
+from registry.store import open_event_store
+from schemas import topics
+
+RAW_TOPIC = "bench.raw.latency"
+
+
+@dataclass(frozen=True)
+class LatencyRun:
+    sent: int
+    rate: float
+    outcome_ms: list[float]
+    roster_ms: list[float]
+    missing: int
+
+
+def _wait(check: object, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
+                       warmup: int = 20) -> LatencyRun:
+    settings = env.settings
+    store = open_event_store(settings)
+    ctx = ingest_context(settings)
+    workload.seed_store(store, ctx, workload.organisations("e2e"))
+    store.close()
+    ensure_topics(settings, [topics.CHANGE_REQUESTS, *RELAYED_TOPICS])
+    outcomes = OutcomeWatcher(settings)
+    roster = RosterWatcher(env.schema)
+    sent_at: dict[str, float] = {}
+    member_of: dict[str, str] = {}
+
+    def items(start: int, count: int) -> Iterator[tuple[str, bytes, bytes]]:
+        for encoded in workload.applications(count, "e2e", start=start):
+            member = str(ctx.member_ids.for_citizen(encoded.citizen_id or ""))
+            member_of[encoded.request_id] = member
+            roster.expect(member)
+            yield encoded.request_id, encoded.key, encoded.value
+
+    def note(request_id: str, at: float) -> None:
+        sent_at[request_id] = at
+
+    def all_seen() -> bool:
+        return all(r in outcomes.seen and member_of[r] in roster.seen for r in sent_at)
+
+    with BackboneProcess(settings, limit_s=seconds + drain_s + 180):
+        outcomes.start()
+        roster.start()
+        try:
+            paced_publish(settings, topics.CHANGE_REQUESTS, items(0, warmup), warmup, 1.0)
+            if not _wait(lambda: len(outcomes.seen) >= warmup and not roster.pending, 120):
+                raise TimeoutError("the backbone did not answer the warm-up requests")
+            sent_at.clear()
+            sent, achieved = paced_publish(
+                settings, topics.CHANGE_REQUESTS, items(warmup, int(rate * seconds)), rate,
+                seconds, note,
+            )
+            _wait(all_seen, drain_s)
+        finally:
+            outcomes.stop.set()
+            roster.stop.set()
+            outcomes.join(timeout=10)
+            roster.join(timeout=10)
+    outcome_ms = [(outcomes.seen[r] - t) * 1000 for r, t in sent_at.items() if r in outcomes.seen]
+    roster_ms = [
+        (roster.seen[member_of[r]] - t) * 1000
+        for r, t in sent_at.items()
+        if member_of[r] in roster.seen
+    ]
+    missing = len(sent_at) - min(len(outcome_ms), len(roster_ms))
+    return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing)
+
+
+def measure_raw_latency(env: Env, rate: float, seconds: float) -> LatencyRun:
+    """Publish → consume through the broker alone, at the same rate."""
+    settings = env.settings
+    create_topics(settings, [RAW_TOPIC])
+    watcher = OutcomeWatcher(settings, topic=RAW_TOPIC, decode=False)
+    sent_at: dict[str, float] = {}
+    watcher.start()
+    try:
+        watcher.ready.wait(30)
+
+        def items() -> Iterator[tuple[str, bytes, bytes]]:
+            for i in range(int(rate * seconds)):
+                yield f"m{i}", f"k{i % 97}".encode(), f"m{i}".encode()
+
+        sent, achieved = paced_publish(settings, RAW_TOPIC, items(), rate, seconds,
+                                       sent_at.__setitem__)
+        _wait(lambda: len(watcher.seen) >= sent, 30)
+    finally:
+        watcher.stop.set()
+        watcher.join(timeout=10)
+    latencies = [(watcher.seen[m] - t) * 1000 for m, t in sent_at.items() if m in watcher.seen]
+    return LatencyRun(sent, achieved, latencies, latencies, sent - len(latencies))

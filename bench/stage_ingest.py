@@ -1,0 +1,91 @@
+"""Stage 1, ingest: change requests on Kafka → events in PostgreSQL with their outcomes.
+
+Measured with the configured batch size, against the same requests handled one per
+transaction (ingest_batch_size=1, the plain eventsourcing way), and against
+eventsourcing's own write rate saving 100 aggregates per `save`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from bench import workload
+from bench.env import Env
+from bench.timing import Progress, run_until_done
+from consumers.ingest import Ingest
+from domain.identity import CitizenId
+from domain.member import Member
+from domain.provenance import Provenance
+from registry.handlers import organisation_id
+from registry.runtime import ingest_context
+from registry.store import EventStore, open_event_store
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    requests: int
+    seconds: float
+    rss_mb: dict[float, float]
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
+                   tag: str = "ing") -> tuple[IngestRun, EventStore]:
+    """Pre-publishes `requests` applications (organisations are already in the store),
+    then times Ingest from its first record to its last. Returns the store, still open."""
+    settings = env.settings.model_copy(update={"ingest_batch_size": batch_size})
+    store = open_event_store(settings)
+    ctx = ingest_context(settings)
+    workload.seed_store(store, ctx, workload.organisations(tag))
+    workload.publish(settings, workload.applications(requests, tag))
+    ingest = Ingest(settings, store, ctx)
+    progress = Progress(total=requests)
+    ingest.process = progress.wrap(ingest.process)  # type: ignore[method-assign]
+    run_until_done(ingest.run, progress, timeout_s)
+    return IngestRun(requests, progress.seconds, dict(progress.rss)), store
+
+
+def measure_store_writes(env: Env, aggregates: int, per_save: int = 100) -> float:
+    """eventsourcing's own rate: new Member aggregates (one Applied event each, as an
+    application makes) saved `per_save` at a time; aggregates per second."""
+    store = open_event_store(env.settings)
+    try:
+        by = Provenance(request_id="bench", source_system=workload.CITY)
+        organisation = organisation_id("SH-XH-S1-C1")
+        ctx = ingest_context(env.settings)
+        today = date.today()
+        pending: list[Member] = []
+        elapsed = 0.0
+        for i in range(aggregates):
+            request = workload.apply_request(i, "es")
+            citizen = CitizenId.parse(request["member_citizen_id"])
+            fields = request["change"][1]
+            pending.append(
+                Member.apply(
+                    member_id=ctx.member_ids.for_citizen(citizen.number),
+                    citizen_id=citizen,
+                    name=fields["name"],
+                    ethnicity=fields["ethnicity"],
+                    education=fields["education"],
+                    occupation=fields["occupation"],
+                    phone=fields["phone"],
+                    address=fields["address"],
+                    organisation_id=organisation,
+                    effective_date=today - timedelta(days=30),
+                    recorded_on=today,
+                    by=by,
+                )
+            )
+            if len(pending) == per_save or i == aggregates - 1:
+                started = time.perf_counter()
+                store.save(*pending)
+                elapsed += time.perf_counter() - started
+                pending = []
+        return aggregates / elapsed
+    finally:
+        store.close()

@@ -1,0 +1,31 @@
+"""Stage 3, projections: event topics → PostgreSQL read models from the beginning, against
+kafka-python consuming and fastavro decoding the same records with no database."""
+
+from __future__ import annotations
+
+from bench.env import Env
+from bench.rawkafka import Timed, consume
+from bench.timing import Progress, run_until_done
+from consumers.projector import PROJECTED_TOPICS, Projector
+from projections.database import Database
+from schemas.catalog import load_catalog
+
+
+def measure_projections(env: Env, records: int, timeout_s: float) -> Progress:
+    """Times the projector from its first record to the last of `records`."""
+    db = Database(env.settings)
+    try:
+        projector = Projector(env.settings, db, load_catalog())
+        progress = Progress(total=records)
+        projector.process = progress.wrap(projector.process)  # type: ignore[method-assign]
+        run_until_done(projector.run, progress, timeout_s)
+        return progress
+    finally:
+        db.close()
+
+
+def measure_raw_consume(env: Env, records: int) -> Timed:
+    """The same records read and decoded (catalog.decode: fastavro) with nothing else."""
+    catalog = load_catalog()
+    return consume(env.settings, PROJECTED_TOPICS, expected=records,
+                   on_record=lambda r: catalog.decode(r.value))
