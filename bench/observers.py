@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from itertools import islice
 
 from kafka import TopicPartition
 
@@ -57,24 +58,25 @@ class OutcomeWatcher(threading.Thread):
 class RosterWatcher(threading.Thread):
     """member id → wall time it first appeared in rm_versions, for the ids asked about."""
 
-    def __init__(self, schema: str, interval_s: float = 0.02) -> None:
+    def __init__(self, schema: str, interval_s: float = 0.02, window: int = 2000) -> None:
         super().__init__(name="bench-roster", daemon=True)
         self.schema = schema
         self.interval_s = interval_s
-        self.pending: set[str] = set()
+        self.window = window  # the oldest ids asked about each time (they arrive in order)
+        self.pending: dict[str, None] = {}
         self.seen: dict[str, float] = {}
         self.stop = threading.Event()
         self._lock = threading.Lock()
 
     def expect(self, member_id: str) -> None:
         with self._lock:
-            self.pending.add(member_id)
+            self.pending[member_id] = None
 
     def run(self) -> None:
         with connect(self.schema) as conn:
             while not self.stop.is_set():
                 with self._lock:
-                    asked = list(self.pending)
+                    asked = list(islice(self.pending, self.window))
                 if asked:
                     try:
                         rows = conn.execute(
@@ -87,5 +89,5 @@ class RosterWatcher(threading.Thread):
                     with self._lock:
                         for (member_id,) in rows:
                             self.seen.setdefault(member_id, now)
-                            self.pending.discard(member_id)
+                            self.pending.pop(member_id, None)
                 self.stop.wait(self.interval_s)
