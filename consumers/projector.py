@@ -7,6 +7,16 @@ downstream system would.
 
 When the relay starts a new epoch (the broker lost the topics and they were published
 again), a record with a higher epoch header sends the partition back to its start.
+
+Generations (projections/database.py): a projector writes to the live generation, read
+again in each transaction under a shared lock on the pointer row. When a rebuild has
+switched the pointer, the projector takes up the new generation's stored positions
+(the rebuild kept them under the same consumer name) and carries on from there. A
+rebuild's own projector is pinned to the generation it builds.
+
+Several projectors may share the group: each applies only the partitions assigned to
+it, and the exactly-once version check in apply_event makes a partition briefly held
+by two of them during a rebalance harmless.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
@@ -51,15 +62,32 @@ def header(record: ConsumerRecord, name: str) -> str | None:
 
 
 class Projector:
-    def __init__(self, settings: Settings, db: Database, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        catalog: Catalog,
+        *,
+        generation: int | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.catalog = catalog
+        # None: follow the live generation; a number: build that one (a rebuild).
+        self.generation = generation
         self.positions: dict[TopicPartition, Position] = {}
+        self.applied = 0
         self._consumer: KafkaConsumer | None = None
         self._reader: RecordReader | None = None
         self._last_seen: dict[TopicPartition, float] = {}
-        create_tables(db)
+        self._checked_live = 0.0
+        self._loaded_generation = generation if generation is not None else db.live_generation()
+        create_tables(db, self._loaded_generation)
+
+    def _transaction(self) -> AbstractContextManager[Cursor]:
+        if self.generation is not None:
+            return self.db.transaction(generation=self.generation)
+        return self.db.transaction(pointer_lock="SHARE")
 
     def run(self, stop: threading.Event) -> None:
         ensure_topics(self.settings, PROJECTED_TOPICS)
@@ -72,6 +100,7 @@ class Projector:
                     if tp in self.positions:
                         self.process(tp, records)
                         self._last_seen[tp] = time.monotonic()
+                self._follow_live()
                 self._guard_idle()
         finally:
             self._consumer.close(autocommit=False)
@@ -83,20 +112,34 @@ class Projector:
         if records[0].offset != position.next_offset:
             self._seek(tp, position.next_offset)
             return
-        with self.db.transaction() as cur:
-            for record in records:
-                epoch = int(header(record, topics.EPOCH) or 0)
-                if epoch > position.epoch and record.offset > 0 and position.next_offset > 0:
-                    # The topics were published again from the store: start over here.
-                    position.epoch, position.next_offset, position.last_event_id = epoch, 0, None
-                    self._save_position(cur, tp, position)
-                    self._seek(tp, 0)
-                    return
-                position.epoch = max(position.epoch, epoch)
-                self._apply(cur, tp, record, position)
-                position.next_offset = record.offset + 1
-                position.last_event_id = header(record, topics.CE_ID)
-            self._save_position(cur, tp, position)
+        with self._transaction() as cur:
+            if cur.generation != self._loaded_generation:
+                switched = cur.generation
+            else:
+                switched = None
+                self._process(cur, tp, records, position)
+        if switched is not None:
+            # A rebuild went live: its positions are the ones that match its tables.
+            log.info("read models now in generation %d; taking up its positions", switched)
+            self._loaded_generation = switched
+            self.assign(list(self.positions))
+
+    def _process(
+        self, cur: Cursor, tp: TopicPartition, records: list[ConsumerRecord], position: Position
+    ) -> None:
+        for record in records:
+            epoch = int(header(record, topics.EPOCH) or 0)
+            if epoch > position.epoch and record.offset > 0 and position.next_offset > 0:
+                # The topics were published again from the store: start over here.
+                position.epoch, position.next_offset, position.last_event_id = epoch, 0, None
+                self._save_position(cur, tp, position)
+                self._seek(tp, 0)
+                return
+            position.epoch = max(position.epoch, epoch)
+            self._apply(cur, tp, record, position)
+            position.next_offset = record.offset + 1
+            position.last_event_id = header(record, topics.CE_ID)
+        self._save_position(cur, tp, position)
 
     def _apply(
         self, cur: Cursor, tp: TopicPartition, record: ConsumerRecord, position: Position
@@ -112,7 +155,8 @@ class Projector:
             )
             return
         store_position = header(record, topics.POSITION)
-        apply_event(cur, name, fields, int(store_position) if store_position else None)
+        if apply_event(cur, name, fields, int(store_position) if store_position else None):
+            self.applied += 1
 
     # -- positions ------------------------------------------------------------
 
@@ -121,6 +165,7 @@ class Projector:
             "SELECT topic, kafka_partition, epoch, next_offset, last_event_id FROM rm_offsets"
             " WHERE consumer = ?",
             (GROUP_ID,),
+            generation=self._loaded_generation,
         )
         stored = {TopicPartition(t, p): Position(e, n, last) for t, p, e, n, last in rows}
         for tp in tps:
@@ -148,6 +193,18 @@ class Projector:
             ),
         )
 
+    def _follow_live(self) -> None:
+        """A projector with nothing to apply must still notice a rebuild going live, or
+        its idle guard would write positions into tables about to be dropped."""
+        now = time.monotonic()
+        if self.generation is not None or now - self._checked_live < 1.0:
+            return
+        self._checked_live = now
+        live = self.db.live_generation()
+        if live != self._loaded_generation:
+            self._loaded_generation = live
+            self.assign(list(self.positions))
+
     def _guard_idle(self) -> None:
         """A partition quiet for a while may be quiet because the broker lost it and our
         offset now lies past its end: the last record applied must still be there."""
@@ -162,7 +219,7 @@ class Projector:
             if record is None or header(record, topics.CE_ID) != position.last_event_id:
                 log.warning("%s no longer holds what was applied; reading it again", tp)
                 position.next_offset, position.last_event_id = 0, None
-                with self.db.transaction() as cur:
+                with self.db.transaction(generation=self._loaded_generation) as cur:
                     self._save_position(cur, tp, position)
                 self._seek(tp, 0)
 

@@ -2,10 +2,18 @@
 
 SQL is written once with `?` placeholders and portable syntax (ON CONFLICT upserts,
 recursive CTEs, window functions), which both engines understand.
+
+Generations: the read models can be rebuilt from Kafka into a fresh set of tables while
+the live set keeps answering (`registry rebuild`). Generation 0 is the plain `rm_*`
+tables; generation N is `gN_rm_*`, in the same schema or file. One pointer row,
+`registry_live_generation`, names the live generation; every transaction reads it once
+and rewrites `rm_` table names to that generation's prefix, so the SQL in the query and
+apply modules stays unaware of generations and the switch is a single-row update.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,31 +24,54 @@ import psycopg
 
 from registry.config import Settings
 
+POINTER_TABLE = "registry_live_generation"
+# `\b` does not match between `_` and `r`, so `g2_rm_x` is never rewritten again: SQL
+# that names another generation's table explicitly (the switch-over check) stays as is.
+_TABLE_NAME = re.compile(r"\brm_")
+
+
+def prefix(generation: int) -> str:
+    return "" if generation == 0 else f"g{generation}_"
+
+
+def table_name(name: str, generation: int) -> str:
+    """`rm_members` of a given generation, for SQL that spans two generations."""
+    return prefix(generation) + name
+
 
 class Cursor(Protocol):
+    generation: int
+
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
 
 
-class _PgCursor:
-    """psycopg with `?` placeholders, so each statement is written once."""
+class _Cursor:
+    """One engine's cursor with `?` placeholders and the generation's table names."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
-        self._cursor = cursor
+    def __init__(self, raw: Any, *, postgres: bool, generation: int = 0) -> None:
+        self._raw = raw
+        self._postgres = postgres
+        self.generation = generation
+
+    def _sql(self, sql: str) -> str:
+        if self.generation:
+            sql = _TABLE_NAME.sub(prefix(self.generation) + "rm_", sql)
+        return sql.replace("?", "%s") if self._postgres else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._cursor.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+        return self._raw.execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
-        return self._cursor.executemany(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+        return self._raw.executemany(self._sql(sql), [tuple(p) for p in params])
 
     def fetchone(self) -> Any:
-        return self._cursor.fetchone()
+        return self._raw.fetchone()
 
     def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
+        return self._raw.fetchall()
 
 
 class Database:
@@ -69,31 +100,74 @@ class Database:
             )
             self._sqlite.execute("PRAGMA journal_mode=WAL")
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
+        self._ensure_pointer()
+
+    def _ensure_pointer(self) -> None:
+        with self.transaction(generation=0) as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {POINTER_TABLE} ("
+                " id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL)"
+            )
+            cur.execute(
+                f"INSERT INTO {POINTER_TABLE} (id, generation) VALUES (1, 0)"
+                " ON CONFLICT (id) DO NOTHING"
+            )
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
+    def transaction(
+        self, *, generation: int | None = None, pointer_lock: str | None = None
+    ) -> Iterator[Cursor]:
+        """One transaction on one generation's tables (default: the live one).
+
+        `pointer_lock` ("SHARE" or "UPDATE", PostgreSQL only; SQLite serialises writers
+        anyway) holds the pointer row, so writers to the live generation and the
+        switch-over of a rebuild exclude each other.
+        """
         if self.dialect == "postgres":
             with self._pg.cursor() as raw:
+                cur = _Cursor(raw, postgres=True)
                 try:
-                    yield _PgCursor(raw)
+                    if generation is None:
+                        cur.generation = self._read_pointer(cur, pointer_lock)
+                    else:
+                        cur.generation = generation
+                    yield cur
                     self._pg.commit()
                 except BaseException:
                     self._pg.rollback()
                     raise
         else:
-            cur = self._sqlite.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            raw = self._sqlite.cursor()
+            raw.execute("BEGIN IMMEDIATE")
+            cur = _Cursor(raw, postgres=False)
             try:
+                if generation is None:
+                    cur.generation = self._read_pointer(cur, None)
+                else:
+                    cur.generation = generation
                 yield cur
-                cur.execute("COMMIT")
+                raw.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                raw.execute("ROLLBACK")
                 raise
             finally:
-                cur.close()
+                raw.close()
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self.transaction() as cur:
+    @staticmethod
+    def _read_pointer(cur: _Cursor, lock: str | None) -> int:
+        suffix = f" FOR {lock}" if lock else ""
+        cur.execute(f"SELECT generation FROM {POINTER_TABLE} WHERE id = 1{suffix}")
+        row = cur.fetchone()
+        return int(row[0]) if row else 0
+
+    def live_generation(self) -> int:
+        with self.transaction(generation=0) as cur:
+            return self._read_pointer(cur, None)  # type: ignore[arg-type]
+
+    def query(
+        self, sql: str, params: Sequence[Any] = (), *, generation: int | None = None
+    ) -> list[Any]:
+        with self.transaction(generation=generation) as cur:
             cur.execute(sql, params)
             return cur.fetchall()
 

@@ -1,4 +1,6 @@
-"""Questions people and systems ask of the read models."""
+"""Questions about the read models as they are now: organisations, rosters (paged),
+rollups by stage, sex, age band, ethnicity, education, occupation and year joined, and
+the audit trails of members and organisations (paged, in recorded order)."""
 
 from __future__ import annotations
 
@@ -6,112 +8,261 @@ from datetime import date
 from typing import Any
 
 from projections.database import Database
+from projections.subtree import subtree_sql
 
 STAGES = ("APPLICANT", "ACTIVIST", "DEVELOPMENT_TARGET", "PROBATIONARY", "FULL")
+MEMBER_STAGES = ("PROBATIONARY", "FULL")
+# Upper bounds (inclusive) of the age bands of the statistics, last one open.
+AGE_BANDS = ((25, "<=25"), (30, "26-30"), (35, "31-35"), (40, "36-40"), (45, "41-45"),
+             (50, "46-50"), (55, "51-55"), (60, "56-60"), (70, "61-70"))  # fmt: skip
+OLDEST_BAND = ">70"
+MAX_PAGE = 1000
 
-_SUBTREE = """WITH RECURSIVE subtree(id) AS (
-    SELECT id FROM rm_organisations WHERE id = ?
-    UNION ALL
-    SELECT o.id FROM rm_organisations o JOIN subtree s ON o.parent_id = s.id)"""
+_ORG_KEYS = ("id", "code", "name", "kind", "level", "parent_id", "established_on",
+             "registration_number", "supervising_body", "status", "closed_on",
+             "merged_into_id")  # fmt: skip
+_ROSTER_KEYS = ("member_id", "name", "sex", "birth_date", "stage", "stage_since", "standing",
+                "status", "episode", "in_transit_to", "transfer_valid_until",
+                "placement_organisation_id", "community_id")  # fmt: skip
+_TRAIL_KEYS = ("aggregate_id", "version", "aggregate_kind", "event_type", "effective_date",
+               "recorded_at", "source_system", "request_id", "store_position")  # fmt: skip
 
 
 class UnknownOrganisation(LookupError):
-    pass
+    def __init__(self, code: str) -> None:
+        super().__init__(f"no organisation has code {code!r}")
+        self.code = code
+
+
+class UnknownMember(LookupError):
+    def __init__(self, member_id: str) -> None:
+        super().__init__(f"no member has id {member_id!r}")
+        self.member_id = member_id
 
 
 def organisation(db: Database, code: str) -> dict[str, Any]:
-    rows = db.query(
-        "SELECT id, code, name, kind, level, parent_id FROM rm_organisations WHERE code = ?",
-        (code,),
-    )
+    rows = db.query(f"SELECT {', '.join(_ORG_KEYS)} FROM rm_organisations WHERE code = ?", (code,))
     if not rows:
-        raise UnknownOrganisation(f"no organisation has code {code!r}")
-    keys = ("id", "code", "name", "kind", "level", "parent_id")
-    return dict(zip(keys, rows[0], strict=True))
+        raise UnknownOrganisation(code)
+    return dict(zip(_ORG_KEYS, rows[0], strict=True))
 
 
 def children(db: Database, organisation_id: str) -> list[dict[str, Any]]:
     rows = db.query(
-        "SELECT id, code, name, level FROM rm_organisations WHERE parent_id = ? ORDER BY code",
+        "SELECT id, code, name, level, status FROM rm_organisations WHERE parent_id = ?"
+        " ORDER BY code",
         (organisation_id,),
     )
-    return [dict(zip(("id", "code", "name", "level"), r, strict=True)) for r in rows]
+    return [dict(zip(("id", "code", "name", "level", "status"), r, strict=True)) for r in rows]
 
 
-def roster(
-    db: Database, code: str, *, limit: int = 100, after_name: str = ""
-) -> list[dict[str, Any]]:
+def _limit(limit: int) -> int:
+    return max(1, min(int(limit), MAX_PAGE))
+
+
+def roster_page(
+    db: Database,
+    code: str,
+    *,
+    limit: int = 100,
+    after: str | None = None,
+    include_exited: bool = False,
+) -> dict[str, Any]:
     """Members whose formal relationship lies with this organisation (in-transit members
-    still count at the sender), a page at a time, by name."""
+    still count at the sender), by name, a page at a time. `after` is the last member id
+    of the previous page; `next` is the one to pass for the following page."""
     org = organisation(db, code)
+    limit = _limit(limit)
+    after_key = ("", "")
+    if after:
+        rows = db.query("SELECT name, id FROM rm_members WHERE id = ?", (after,))
+        after_key = rows[0] if rows else (after, after)
+    status = "" if include_exited else " AND status = 'ACTIVE'"
     rows = db.query(
-        "SELECT id, name, sex, birth_date, stage, stage_since, transfer_to FROM rm_members"
-        " WHERE organisation_id = ? AND name > ? ORDER BY name LIMIT ?",
-        (org["id"], after_name, limit),
+        "SELECT id, name, sex, birth_date, stage, stage_since, standing, status, episode,"
+        " transfer_to, transfer_valid_until, placement_organisation_id, community_id"
+        f" FROM rm_members WHERE organisation_id = ?{status} AND (name, id) > (?, ?)"
+        " ORDER BY name, id LIMIT ?",
+        (org["id"], after_key[0], after_key[1], limit + 1),
     )
-    keys = ("member_id", "name", "sex", "birth_date", "stage", "stage_since", "in_transit_to")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
-
-
-def rollup(db: Database, code: str) -> dict[str, Any]:
-    """Counts by stage and sex for the organisation and everything under it."""
-    org = organisation(db, code)
-    rows = db.query(
-        _SUBTREE + " SELECT m.stage, m.sex, count(*) FROM rm_members m"
-        " JOIN subtree s ON m.organisation_id = s.id GROUP BY m.stage, m.sex",
-        (org["id"],),
-    )
-    by_stage = dict.fromkeys(STAGES, 0)
-    by_sex: dict[str, int] = {}
-    for stage, sex, count in rows:
-        by_stage[stage] = by_stage.get(stage, 0) + count
-        by_sex[sex] = by_sex.get(sex, 0) + count
+    items = [dict(zip(_ROSTER_KEYS, r, strict=True)) for r in rows[:limit]]
+    more = len(rows) > limit
     return {
         "organisation": org["code"],
-        "level": org["level"],
-        "total": sum(by_stage.values()),
-        "by_stage": by_stage,
-        "by_sex": by_sex,
+        "items": items,
+        "next": items[-1]["member_id"] if more and items else None,
     }
 
 
-def roster_as_of(db: Database, code: str, day: date) -> list[dict[str, Any]]:
-    """Who belonged to the organisation on `day`, by effective dates (late changes included)."""
-    org = organisation(db, code)
+def roster(
+    db: Database, code: str, *, limit: int = 100, after: str | None = None
+) -> list[dict[str, Any]]:
+    """One page of the current roster, as a plain list."""
+    return roster_page(db, code, limit=limit, after=after)["items"]
+
+
+def member(db: Database, member_id: str) -> dict[str, Any]:
     rows = db.query(
-        """WITH latest AS (
-            SELECT member_id, attribute, value, ROW_NUMBER() OVER (
-                PARTITION BY member_id, attribute ORDER BY effective_date DESC, version DESC
-            ) AS rank
-            FROM rm_member_history
-            WHERE effective_date <= ? AND attribute IN ('organisation', 'stage'))
-        SELECT o.member_id, m.name, s.value FROM latest o
-        JOIN latest s ON s.member_id = o.member_id AND s.attribute = 'stage' AND s.rank = 1
-        JOIN rm_members m ON m.id = o.member_id
-        WHERE o.attribute = 'organisation' AND o.rank = 1 AND o.value = ?
-        ORDER BY m.name""",
-        (day.isoformat(), org["id"]),
+        "SELECT m.id, m.name, m.sex, m.birth_date, m.ethnicity, m.education, m.occupation,"
+        " m.organisation_id, o.code, m.stage, m.stage_since, m.applied_on, m.episode,"
+        " m.status, m.exited_on, m.standing, m.standing_since, m.standing_until,"
+        " m.admitted_on, m.probation_ends_on, m.full_since, m.transfer_to,"
+        " m.transfer_letter, m.transfer_valid_until, m.placement_organisation_id,"
+        " m.community_id FROM rm_members m LEFT JOIN rm_organisations o"
+        " ON o.id = m.organisation_id WHERE m.id = ?",
+        (member_id,),
     )
-    return [{"member_id": r[0], "name": r[1], "stage": r[2]} for r in rows]
+    if not rows:
+        raise UnknownMember(member_id)
+    keys = ("member_id", "name", "sex", "birth_date", "ethnicity", "education", "occupation",
+            "organisation_id", "organisation_code", "stage", "stage_since", "applied_on",
+            "episode", "status", "exited_on", "standing", "standing_since", "standing_until",
+            "admitted_on", "probation_ends_on", "full_since", "in_transit_to",
+            "transfer_letter", "transfer_valid_until", "placement_organisation_id",
+            "community_id")  # fmt: skip
+    result = dict(zip(keys, rows[0], strict=True))
+    result["circumstances"] = {
+        c: since
+        for c, since in db.query(
+            "SELECT circumstance, since FROM rm_member_circumstances WHERE member_id = ?"
+            " ORDER BY circumstance",
+            (member_id,),
+        )
+    }
+    return result
+
+
+# -- rollups --------------------------------------------------------------------
+
+
+def age_band_sql(column: str = "birth_date") -> str:
+    """A select of `k` = age band over `counted_members`, on the day given by two
+    parameters (year, 'MM-DD'): completed years, computed once per row, then banded."""
+    age = (
+        f"(? - CAST(substr({column}, 1, 4) AS INTEGER)"
+        f" - CASE WHEN substr({column}, 6, 5) > ? THEN 1 ELSE 0 END)"
+    )
+    whens = " ".join(f"WHEN age <= {upper} THEN '{label}'" for upper, label in AGE_BANDS)
+    return (
+        f"SELECT CASE {whens} ELSE '{OLDEST_BAND}' END AS k"
+        f" FROM (SELECT {age} AS age FROM counted_members) aged"
+    )
+
+
+def _base(root_id: str, day: date | None) -> tuple[str, tuple[Any, ...]]:
+    """Rows (stage, sex, birth_date, ethnicity, education, occupation, admitted_on) of
+    everyone counted in the subtree: now, or on `day` by effective dates."""
+    sub, params = subtree_sql(root_id, day)
+    if day is None:
+        return (
+            sub + ", counted AS (SELECT m.stage, m.sex, m.birth_date, m.ethnicity, m.education,"
+            " m.occupation, m.admitted_on FROM rm_members m"
+            " JOIN subtree s ON m.organisation_id = s.id WHERE m.status = 'ACTIVE')",
+            params,
+        )
+    iso = day.isoformat()
+    return (
+        sub + ", counted AS (SELECT t.stage, m.sex, m.birth_date, m.ethnicity, m.education,"
+        " m.occupation, m.admitted_on FROM rm_member_timeline t"
+        " JOIN subtree s ON t.organisation_id = s.id JOIN rm_members m ON m.id = t.member_id"
+        " WHERE t.valid_from <= ? AND t.valid_to > ? AND t.status = 'ACTIVE')",
+        (*params, iso, iso),
+    )
+
+
+def rollup(db: Database, code: str, *, as_of: date | None = None) -> dict[str, Any]:
+    """Counts for the organisation and everything under it: by stage over everyone counted,
+    and the breakdowns the statistics ask for over party members (probationary + full).
+
+    Without `as_of`: the current state, ages on today. With it: who was counted where on
+    that day by effective dates (late changes included), ages on that day.
+    """
+    org = organisation(db, code)
+    age_day = as_of or date.today()
+    base, params = _base(org["id"], as_of)
+    base += ", counted_members AS (SELECT * FROM counted WHERE stage IN ('PROBATIONARY', 'FULL'))"
+    members = "SELECT {} AS k FROM counted_members"
+    dims: dict[str, tuple[str, tuple[Any, ...]]] = {
+        "by_stage": ("SELECT stage AS k FROM counted", ()),
+        "by_sex": (members.format("sex"), ()),
+        "by_ethnicity": (members.format("ethnicity"), ()),
+        "by_education": (members.format("education"), ()),
+        "by_occupation": (members.format("occupation"), ()),
+        "by_age_band": (age_band_sql(), (age_day.year, age_day.strftime("%m-%d"))),
+        "by_year_joined": (members.format("substr(admitted_on, 1, 4)"), ()),
+    }
+    result: dict[str, Any] = {
+        "organisation": org["code"],
+        "level": org["level"],
+        "as_of": as_of.isoformat() if as_of else None,
+    }
+    for key, (select, extra) in dims.items():
+        rows = db.query(
+            f"{base} SELECT k, count(*) FROM ({select}) keyed GROUP BY k", (*params, *extra)
+        )
+        counts = {str(k): int(n) for k, n in rows if k is not None}
+        result[key] = dict(sorted(counts.items()))
+    result["by_stage"] = {s: result["by_stage"].get(s, 0) for s in STAGES}
+    result["total"] = sum(result["by_stage"].values())
+    result["party_members"] = sum(result["by_stage"][s] for s in MEMBER_STAGES)
+    return result
+
+
+# -- audit trails -----------------------------------------------------------------
+
+
+def _trail_rows(rows: list[Any], limit: int) -> dict[str, Any]:
+    items = [dict(zip(_TRAIL_KEYS, r, strict=True)) for r in rows[:limit]]
+    last = items[-1] if items and len(rows) > limit else None
+    cursor = f"{last['recorded_at']}|{last['aggregate_id']}|{last['version']}" if last else None
+    return {"items": items, "next": cursor}
+
+
+def _after(after: str | None) -> tuple[str, str, int]:
+    if not after:
+        return ("", "", 0)
+    recorded_at, aggregate_id, version = after.rsplit("|", 2)
+    return (recorded_at, aggregate_id, int(version))
+
+
+def trail_page(
+    db: Database, aggregate_id: str, *, limit: int = 100, after: str | None = None
+) -> dict[str, Any]:
+    """Every event of one member (or organisation) in recorded order, then version."""
+    limit = _limit(limit)
+    recorded_at, _, version = _after(after)
+    rows = db.query(
+        f"SELECT {', '.join(_TRAIL_KEYS)} FROM rm_audit WHERE aggregate_id = ?"
+        " AND (recorded_at, version) > (?, ?) ORDER BY recorded_at, version LIMIT ?",
+        (aggregate_id, recorded_at, version, limit + 1),
+    )
+    return _trail_rows(rows, limit)
+
+
+def organisation_trail_page(
+    db: Database, code: str, *, limit: int = 100, after: str | None = None
+) -> dict[str, Any]:
+    """The organisation's own events and those of members while it held them."""
+    org = organisation(db, code)
+    limit = _limit(limit)
+    key = _after(after)
+    rows = db.query(
+        f"SELECT {', '.join(_TRAIL_KEYS)} FROM rm_audit WHERE organisation_id = ?"
+        " AND (recorded_at, aggregate_id, version) > (?, ?, ?)"
+        " ORDER BY recorded_at, aggregate_id, version LIMIT ?",
+        (org["id"], *key, limit + 1),
+    )
+    return {"organisation": org["code"], **_trail_rows(rows, limit)}
 
 
 def member_trail(
-    db: Database, member_id: str, *, limit: int = 100, after_version: int = 0
+    db: Database, member_id: str, *, limit: int = 100, after: str | None = None
 ) -> list[dict[str, Any]]:
-    """Every event of one aggregate in recorded order, a page at a time."""
-    rows = db.query(
-        "SELECT version, event_type, effective_date, recorded_at, request_id, source_system,"
-        " store_position FROM rm_audit WHERE aggregate_id = ? AND version > ?"
-        " ORDER BY version LIMIT ?",
-        (member_id, after_version, limit),
-    )
-    keys = (
-        "version",
-        "event_type",
-        "effective_date",
-        "recorded_at",
-        "request_id",
-        "source_system",
-        "store_position",
-    )
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+    return trail_page(db, member_id, limit=limit, after=after)["items"]
+
+
+def roster_as_of(db: Database, code: str, day: date) -> list[dict[str, Any]]:
+    """Kept for earlier callers: see projections.history."""
+    from projections.history import roster_as_of as by_history
+
+    return by_history(db, code, day)

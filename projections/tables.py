@@ -1,37 +1,134 @@
 """The read-model tables. Dates are ISO text in both engines, so they sort and compare
-the same way everywhere."""
+the same way everywhere; an open interval ends on OPEN_END rather than NULL so that
+"valid on D" is two plain comparisons an index range can serve.
+
+Sized for one city (about 1,000,000 members, a few million events) on PostgreSQL: each
+index below says which question it serves.
+"""
 
 from __future__ import annotations
 
 from projections.database import Database
 
+OPEN_END = "9999-12-31"
+
+TABLES = (
+    "rm_organisations",
+    "rm_organisation_history",
+    "rm_organisation_units",
+    "rm_members",
+    "rm_member_circumstances",
+    "rm_member_history",
+    "rm_member_timeline",
+    "rm_movements",
+    "rm_audit",
+    "rm_versions",
+    "rm_offsets",
+    "rm_undecodable",
+)
+
 DDL = [
+    # status: ACTIVE, MERGED or DISSOLVED; closed rows stay so history and trails resolve.
     """CREATE TABLE IF NOT EXISTS rm_organisations (
         id TEXT PRIMARY KEY, code TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL,
         level TEXT NOT NULL, parent_id TEXT, established_on TEXT NOT NULL,
-        registration_number TEXT, supervising_body TEXT)""",
+        registration_number TEXT, supervising_body TEXT,
+        status TEXT NOT NULL DEFAULT 'ACTIVE', closed_on TEXT, merged_into_id TEXT)""",
+    # The recursive subtree walk (rollups, re-parenting moves the subtree) follows
+    # parent_id downwards one level per step: each step is an index lookup.
     "CREATE INDEX IF NOT EXISTS rm_organisations_parent ON rm_organisations (parent_id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS rm_organisations_code ON rm_organisations (code)",
+    # Parent and status by effective date, for the subtree "as of" a date. Thousands
+    # of rows for a city: the as-of subtree reads them all, which is cheap.
+    """CREATE TABLE IF NOT EXISTS rm_organisation_history (
+        organisation_id TEXT NOT NULL, version INTEGER NOT NULL, attribute TEXT NOT NULL,
+        effective_date TEXT NOT NULL, value TEXT,
+        PRIMARY KEY (organisation_id, attribute, version))""",
+    # Units (by registration number / unit code) a joint or temporary branch covers.
+    """CREATE TABLE IF NOT EXISTS rm_organisation_units (
+        organisation_id TEXT NOT NULL, unit_code TEXT NOT NULL, covered_since TEXT NOT NULL,
+        PRIMARY KEY (organisation_id, unit_code))""",
+    # The current state of every member; exits keep the row with their status.
     """CREATE TABLE IF NOT EXISTS rm_members (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, sex TEXT NOT NULL, birth_date TEXT NOT NULL,
         ethnicity TEXT NOT NULL, education TEXT NOT NULL, occupation TEXT NOT NULL,
         organisation_id TEXT NOT NULL, stage TEXT NOT NULL, stage_since TEXT NOT NULL,
         applied_on TEXT NOT NULL, transfer_to TEXT, transfer_letter TEXT,
-        transfer_valid_until TEXT)""",
-    "CREATE INDEX IF NOT EXISTS rm_members_org ON rm_members (organisation_id, name)",
-    # One row per change of one attribute, so "as of" folds attributes independently
-    # and changes that arrive late land in their place by effective date.
+        transfer_valid_until TEXT, transfer_started_on TEXT,
+        episode INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'ACTIVE',
+        exited_on TEXT, standing TEXT NOT NULL DEFAULT 'NORMAL', standing_since TEXT,
+        standing_until TEXT, activist_since TEXT, target_since TEXT, admitted_on TEXT,
+        probation_ends_on TEXT, full_since TEXT, placement_organisation_id TEXT,
+        placement_since TEXT, community_id TEXT, community_since TEXT)""",
+    # Roster page: WHERE organisation_id = ? AND status = 'ACTIVE' AND (name, id) > (?, ?)
+    # ORDER BY name, id LIMIT n is one index range read in order, n rows, no sort, at
+    # any page depth (keyset paging, not OFFSET).
+    """CREATE INDEX IF NOT EXISTS rm_members_roster
+        ON rm_members (organisation_id, status, name, id)""",
+    # District rollup: the subtree gives a few hundred organisation ids; for each, this
+    # index holds every column the rollup groups by, so PostgreSQL answers with an
+    # index-only scan over the district's members and never touches the table heap
+    # (about 200,000 narrow index entries for a large district instead of wide rows).
+    """CREATE INDEX IF NOT EXISTS rm_members_rollup
+        ON rm_members (organisation_id, status, stage, sex, birth_date, ethnicity,
+                       education, occupation, admitted_on, full_since)""",
+    # Compliance: overdue probation and transfers are found per subtree by these.
+    """CREATE INDEX IF NOT EXISTS rm_members_probation
+        ON rm_members (stage, probation_ends_on)""",
+    """CREATE INDEX IF NOT EXISTS rm_members_transfer
+        ON rm_members (transfer_valid_until)""",
+    """CREATE TABLE IF NOT EXISTS rm_member_circumstances (
+        member_id TEXT NOT NULL, circumstance TEXT NOT NULL, since TEXT NOT NULL,
+        PRIMARY KEY (member_id, circumstance))""",
+    # Mobile members not placed: from the circumstance to the (few) members holding it.
+    """CREATE INDEX IF NOT EXISTS rm_member_circumstances_kind
+        ON rm_member_circumstances (circumstance, member_id)""",
+    # One row per change of one attribute (organisation, stage, standing, status,
+    # in-transit, placement, community, episode), so changes that arrive late land in
+    # their place by effective date; the timeline below is folded from these rows.
     """CREATE TABLE IF NOT EXISTS rm_member_history (
         member_id TEXT NOT NULL, version INTEGER NOT NULL, attribute TEXT NOT NULL,
         effective_date TEXT NOT NULL, value TEXT,
         PRIMARY KEY (member_id, attribute, version))""",
-    """CREATE INDEX IF NOT EXISTS rm_member_history_asof
-        ON rm_member_history (attribute, effective_date)""",
+    # Intervals [valid_from, valid_to) over which a member's organisation, stage,
+    # standing and status were constant, re-folded from the history on every event of
+    # that member (a few rows each), so a late change rewrites only that member.
+    """CREATE TABLE IF NOT EXISTS rm_member_timeline (
+        member_id TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL,
+        organisation_id TEXT, stage TEXT, standing TEXT, status TEXT, episode INTEGER,
+        in_transit_to TEXT, placement_organisation_id TEXT, community_id TEXT,
+        PRIMARY KEY (member_id, valid_from))""",
+    # Roster as of D: WHERE organisation_id = ? AND valid_from <= D AND valid_to > D is
+    # an index range on (organisation_id, valid_from <= D); rows ending before D are
+    # filtered from the index entry itself, so the heap is read only for matching rows.
+    # "Where was M on D" uses the primary key (member_id, valid_from <= D).
+    """CREATE INDEX IF NOT EXISTS rm_member_timeline_asof
+        ON rm_member_timeline (organisation_id, valid_from, valid_to, status, member_id)""",
+    # Facts the period statistics count: admissions and conversions where approved,
+    # exits where decided, transfers from / to. organisation_id is where it counts.
+    """CREATE TABLE IF NOT EXISTS rm_movements (
+        member_id TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL,
+        effective_date TEXT NOT NULL, organisation_id TEXT NOT NULL,
+        other_organisation_id TEXT, detail TEXT, stage TEXT,
+        PRIMARY KEY (member_id, version, kind))""",
+    # Period statistics: per organisation of the subtree, a range on the effective date.
+    """CREATE INDEX IF NOT EXISTS rm_movements_period
+        ON rm_movements (organisation_id, kind, effective_date)""",
+    """CREATE INDEX IF NOT EXISTS rm_movements_incoming
+        ON rm_movements (other_organisation_id, kind, effective_date)""",
+    # organisation_id: the organisation an event concerns (the member's formal one after
+    # the event, or the organisation itself), so one trail serves both.
     """CREATE TABLE IF NOT EXISTS rm_audit (
         aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, aggregate_kind TEXT NOT NULL,
         event_type TEXT NOT NULL, effective_date TEXT NOT NULL, recorded_at TEXT NOT NULL,
         request_id TEXT, source_system TEXT, store_position INTEGER, payload TEXT NOT NULL,
+        organisation_id TEXT,
         PRIMARY KEY (aggregate_id, version))""",
+    # Trail pages in recorded order, keyset on (recorded_at, version): one index range.
+    """CREATE INDEX IF NOT EXISTS rm_audit_member_trail
+        ON rm_audit (aggregate_id, recorded_at, version)""",
+    """CREATE INDEX IF NOT EXISTS rm_audit_organisation_trail
+        ON rm_audit (organisation_id, recorded_at, aggregate_id, version)""",
     # Highest version applied per aggregate: the exactly-once check.
     """CREATE TABLE IF NOT EXISTS rm_versions (
         aggregate_id TEXT PRIMARY KEY, version INTEGER NOT NULL)""",
@@ -47,7 +144,14 @@ DDL = [
 ]
 
 
-def create_tables(db: Database) -> None:
-    with db.transaction() as cur:
+def create_tables(db: Database, generation: int | None = None) -> None:
+    """The tables of one generation (default: the live one)."""
+    with db.transaction(generation=generation) as cur:
         for statement in DDL:
             cur.execute(statement)
+
+
+def drop_tables(db: Database, generation: int) -> None:
+    with db.transaction(generation=generation) as cur:
+        for table in TABLES:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")

@@ -1,0 +1,79 @@
+"""A member's history rows folded into intervals, for "as of" and "where was M on D".
+
+Refolded from all of the member's history rows after each of their events: the rows are
+few per member, and a late-arriving change (an earlier effective date recorded later)
+then lands in its place without any special case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.apply.common import Record, day, text
+from projections.database import Cursor
+from projections.tables import OPEN_END
+
+# History attribute → timeline column.
+COLUMNS = {
+    "organisation": "organisation_id",
+    "stage": "stage",
+    "standing": "standing",
+    "status": "status",
+    "episode": "episode",
+    "in_transit_to": "in_transit_to",
+    "placement": "placement_organisation_id",
+    "community": "community_id",
+}
+
+
+def record_history(cur: Cursor, member_id: str, record: Record, **attributes: Any) -> None:
+    """One history row per attribute this event changes, at its effective date."""
+    cur.executemany(
+        "INSERT INTO rm_member_history (member_id, version, attribute, effective_date, value)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [(member_id, record["version"], n, day(record), text(v)) for n, v in attributes.items()],
+    )
+
+
+def refold(cur: Cursor, member_id: str) -> None:
+    cur.execute(
+        "SELECT attribute, effective_date, value FROM rm_member_history WHERE member_id = ?"
+        " ORDER BY effective_date, version",
+        (member_id,),
+    )
+    rows = cur.fetchall()
+    state: dict[str, Any] = dict.fromkeys(COLUMNS.values())
+    spans: list[tuple[str, dict[str, Any]]] = []
+    for attribute, effective_date, value in rows:
+        column = COLUMNS.get(attribute)
+        if column is None:
+            continue
+        state[column] = int(value) if column == "episode" and value is not None else value
+        if spans and spans[-1][0] == effective_date:
+            spans[-1] = (effective_date, dict(state))
+        elif not spans or spans[-1][1] != state:
+            spans.append((effective_date, dict(state)))
+    # Same-day changes collapse into one span; equal neighbours merge.
+    merged: list[tuple[str, dict[str, Any]]] = []
+    for start, values in spans:
+        if merged and merged[-1][1] == values:
+            continue
+        merged.append((start, values))
+    cur.execute("DELETE FROM rm_member_timeline WHERE member_id = ?", (member_id,))
+    columns = list(COLUMNS.values())
+    cur.executemany(
+        "INSERT INTO rm_member_timeline (member_id, valid_from, valid_to, "
+        + ", ".join(columns)
+        + ") VALUES (?, ?, ?"
+        + ", ?" * len(columns)
+        + ")",
+        [
+            (
+                member_id,
+                start,
+                merged[i + 1][0] if i + 1 < len(merged) else OPEN_END,
+                *(values[c] for c in columns),
+            )
+            for i, (start, values) in enumerate(merged)
+        ],
+    )
