@@ -40,6 +40,17 @@ def change_request(
     }
 
 
+def encode_request(catalog: Catalog, request: dict[str, Any]) -> bytes:
+    """A request from `change_request` in its wire form: a kind with a schema of its own
+    (every kind after the first, closed ChangeRequest union) is sent in that schema, the
+    envelope fields beside the kind's own; the first kinds go in the ChangeRequest union."""
+    kind, fields = request["change"]
+    if kind in catalog.by_name:
+        envelope = {k: v for k, v in request.items() if k != "change"}
+        return catalog.encode(kind, {**envelope, **fields})
+    return catalog.encode(REQUEST_SCHEMA, request)
+
+
 class IntegratorClient:
     """Publishes requests keyed so that one member's requests stay in order, and reads
     their outcomes back from registry.change-outcomes."""
@@ -62,7 +73,7 @@ class IntegratorClient:
         return hmac.new(self._key_secret, reference.encode(), hashlib.sha256).hexdigest().encode()
 
     def encode(self, request: dict[str, Any]) -> bytes:
-        return self.catalog.encode(REQUEST_SCHEMA, request)
+        return encode_request(self.catalog, request)
 
     def publish(self, request: dict[str, Any]) -> None:
         self.publish_bytes(self.partition_key(request), self.encode(request))

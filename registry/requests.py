@@ -1,6 +1,15 @@
 """Change requests at the edge: the decoded Avro record checked field by field.
 
 A malformed field becomes a rejection that names the field, the value and the rule.
+
+Two wire forms carry the same requests (schemas/requests/):
+  * `registry.requests.ChangeRequest`: an envelope and a `change` union of the first
+    request kinds. The union is frozen: a new branch would leave every earlier reader
+    with a branch it cannot read, which FULL-transitive compatibility forbids;
+  * one top-level schema per later kind (`registry.requests.<Kind>`), the envelope
+    fields beside the kind's own. A new kind is a new schema, so the contract grows
+    without breaking any reader, as the events do (one schema per event type).
+Both are turned into the same `ChangeRequest` model here.
 """
 
 from __future__ import annotations
@@ -8,16 +17,37 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from domain.errors import DomainError
 from domain.identity import CitizenId, masked
-from domain.vocabulary import OrganisationKind, OrganisationLevel
+from domain.vocabulary import Circumstance, OrganisationKind, OrganisationLevel, SuspensionReason
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
+LongText = Annotated[str, Field(min_length=1, max_length=2000)]
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._/-]+$")]
 
 REQUEST_SCHEMA = "registry.requests.ChangeRequest"
+REQUEST_NAMESPACE = "registry.requests"
+# The envelope: the fields every request has, in either wire form.
+ENVELOPE_FIELDS = (
+    "request_id",
+    "source_system",
+    "acting_organisation",
+    "effective_date",
+    "member_citizen_id",
+)
+
+
+def _citizen_number(value: str) -> str:
+    try:
+        return CitizenId.parse(value).number
+    except DomainError as error:
+        # The rule in words, never the full number (outcomes are published).
+        raise ValueError(error.message) from None
+
+
+CitizenNumber = Annotated[str, AfterValidator(_citizen_number)]
 
 
 class _Change(BaseModel):
@@ -34,6 +64,7 @@ class EstablishOrganisation(_Change):
     parent_code: Code | None = None
     registration_number: Text | None = None
     supervising_body: Text | None = None
+    covered_units: Annotated[list[Code], Field(max_length=64)] = []
 
 
 class RenameOrganisation(_Change):
@@ -77,19 +108,204 @@ class RefuseTransfer(_Change):
     reason: Text
 
 
-CHANGES: dict[str, type[_Change]] = {
-    cls.__name__: cls
-    for cls in (
-        EstablishOrganisation,
-        RenameOrganisation,
-        ReparentOrganisation,
-        ApplyForMembership,
-        AdmitActivist,
-        StartTransfer,
-        AcceptTransfer,
-        RefuseTransfer,
-    )
-}
+# -- the kinds after the frozen union: one top-level schema each ----------------------
+
+
+class CoverUnit(_Change):
+    needs_member: bool = Field(default=False, exclude=True)
+    organisation_code: Code
+    unit_code: Code
+
+
+class ReleaseUnit(_Change):
+    needs_member: bool = Field(default=False, exclude=True)
+    organisation_code: Code
+    unit_code: Code
+
+
+class MergeOrganisation(_Change):
+    needs_member: bool = Field(default=False, exclude=True)
+    organisation_code: Code
+    into_organisation_code: Code
+
+
+class DissolveOrganisation(_Change):
+    needs_member: bool = Field(default=False, exclude=True)
+    organisation_code: Code
+
+
+class AdmitDevelopmentTarget(_Change):
+    pass
+
+
+class RecordPoliticalReview(_Change):
+    passed: bool
+
+
+class RecordTraining(_Change):
+    days: Annotated[int, Field(ge=0, le=366)] = 0
+    hours: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class NameSponsors(_Change):
+    # How many, and who may sponsor, are the domain's rules (SPONSOR_COUNT,
+    # SPONSOR_NOT_ELIGIBLE); the edge checks only each number's own validity.
+    sponsor_citizen_ids: Annotated[list[CitizenNumber], Field(min_length=1, max_length=10)]
+
+
+class _Approved(_Change):
+    """A branch decision approved by a committee: the acting organisation approves."""
+
+    approved_on: date
+
+
+class AdmitProbationary(_Approved):
+    delay_reason: Text | None = None
+
+
+class ConvertToFull(_Approved):
+    pass
+
+
+class ExtendProbation(_Approved):
+    months: Annotated[int, Field(ge=1, le=120)]
+
+
+class CancelProbation(_Approved):
+    reason: LongText
+
+
+class OrderCorrection(_Change):
+    ends_on: date
+
+
+class EndCorrection(_Change):
+    pass
+
+
+class ImposePartyProbation(_Change):
+    ends_on: date
+
+
+class EndPartyProbation(_Change):
+    pass
+
+
+class SuspendMembership(_Change):
+    reason: SuspensionReason
+    out_of_touch_since: date | None = None
+
+
+class RestoreMembership(_Change):
+    pass
+
+
+class WithdrawMembership(_Change):
+    reason: LongText | None = None
+
+
+class RemoveMember(_Change):
+    reason: LongText
+
+
+class ExpelMember(_Approved):
+    reason: LongText
+
+
+class RecordDeath(_Change):
+    pass
+
+
+class SetCircumstance(_Change):
+    circumstance: Circumstance
+
+
+class ClearCircumstance(_Change):
+    circumstance: Circumstance
+
+
+class RegisterWithCommunity(_Change):
+    community_code: Code
+
+
+class EndCommunityRegistration(_Change):
+    pass
+
+
+class RecordCommunityFeedback(_Change):
+    community_code: Code
+    to_organisation_code: Code | None = None
+    summary: LongText
+
+
+class PlaceMobileMember(_Change):
+    organisation_code: Code
+    identity_verified: bool
+    card_number: Text | None = None
+
+
+class EndPlacement(_Change):
+    pass
+
+
+class RenewTransfer(_Change):
+    letter_number: Text
+    valid_days: Annotated[int, Field(ge=1)] | None = None
+    new_letter_number: Text | None = None
+
+
+class RecordReturnSlip(_Change):
+    letter_number: Text
+
+
+# Kinds carried as branches of the frozen ChangeRequest union.
+UNION_KINDS: tuple[type[_Change], ...] = (
+    EstablishOrganisation,
+    RenameOrganisation,
+    ReparentOrganisation,
+    ApplyForMembership,
+    AdmitActivist,
+    StartTransfer,
+    AcceptTransfer,
+    RefuseTransfer,
+)
+# Kinds carried as top-level schemas of their own, registry.requests.<Kind>.
+STANDALONE_KINDS: tuple[type[_Change], ...] = (
+    CoverUnit,
+    ReleaseUnit,
+    MergeOrganisation,
+    DissolveOrganisation,
+    AdmitDevelopmentTarget,
+    RecordPoliticalReview,
+    RecordTraining,
+    NameSponsors,
+    AdmitProbationary,
+    ConvertToFull,
+    ExtendProbation,
+    CancelProbation,
+    OrderCorrection,
+    EndCorrection,
+    ImposePartyProbation,
+    EndPartyProbation,
+    SuspendMembership,
+    RestoreMembership,
+    WithdrawMembership,
+    RemoveMember,
+    ExpelMember,
+    RecordDeath,
+    SetCircumstance,
+    ClearCircumstance,
+    RegisterWithCommunity,
+    EndCommunityRegistration,
+    RecordCommunityFeedback,
+    PlaceMobileMember,
+    EndPlacement,
+    RenewTransfer,
+    RecordReturnSlip,
+)
+
+CHANGES: dict[str, type[_Change]] = {cls.__name__: cls for cls in UNION_KINDS + STANDALONE_KINDS}
+STANDALONE_SCHEMAS = frozenset(f"{REQUEST_NAMESPACE}.{cls.__name__}" for cls in STANDALONE_KINDS)
 
 
 class ChangeRequest(BaseModel):
@@ -105,13 +321,7 @@ class ChangeRequest(BaseModel):
     @field_validator("member_citizen_id")
     @classmethod
     def _valid_citizen_id(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return CitizenId.parse(value).number
-        except DomainError as error:
-            # The rule in words, never the full number (outcomes are published).
-            raise ValueError(error.message) from None
+        return None if value is None else _citizen_number(value)
 
     @property
     def citizen_id(self) -> CitizenId:
@@ -123,6 +333,14 @@ class ChangeRequest(BaseModel):
                 value="null",
             )
         return CitizenId.parse(self.member_citizen_id)
+
+
+def as_envelope(schema_name: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A standalone request record in the union form: the envelope, and the kind's own
+    fields as `change`, so that both wire forms are checked by the same code."""
+    envelope = {k: record.get(k) for k in ENVELOPE_FIELDS}
+    own = {k: v for k, v in record.items() if k not in ENVELOPE_FIELDS}
+    return {**envelope, "change": (schema_name, own)}
 
 
 def parse_request(record: dict[str, Any]) -> ChangeRequest:
@@ -163,8 +381,10 @@ def _invalid(error: ValidationError, prefix: str) -> DomainError:
     for problem in problems:
         field = prefix + ".".join(str(part) for part in problem["loc"])
         shown = problem.get("input")
-        if field.endswith("citizen_id"):
-            shown = masked(str(shown))
+        if "citizen_id" in field:  # also each of sponsor_citizen_ids
+            shown = (
+                [masked(str(v)) for v in shown] if isinstance(shown, list) else masked(str(shown))
+            )
         rule = problem["msg"].removeprefix("Value error, ")
         values[field] = f"{shown!r}: {rule}"
     first = next(iter(values))

@@ -51,11 +51,15 @@ TOPICS = (
         "the sender's member reference or the request id: requests with the same key "
         "are handled in order",
         False,
-        ("registry.requests.ChangeRequest",),
+        # ChangeRequest (an envelope and a closed union of the first kinds) and one schema
+        # per later kind: a kind added later is a new schema, which no reader trips on.
+        ("registry.requests.*",),
         False,
-        "Unit systems (registered integrators) send change requests here. Each gets exactly "
-        "one ChangeOutcome on registry.change-outcomes; re-sending the same request id and "
-        "body is safe. Bytes that are not a ChangeRequest go to registry.dead-letters.",
+        "Unit systems (registered integrators) send change requests here: a ChangeRequest "
+        "(envelope and a union of the first request kinds) or, for every later kind, the "
+        "schema of that kind (envelope fields beside its own). Each gets exactly one "
+        "ChangeOutcome on registry.change-outcomes; re-sending the same request id and body "
+        "is safe. Bytes that are not a change request go to registry.dead-letters.",
     ),
     Topic(
         CHANGE_OUTCOMES,
