@@ -1,0 +1,209 @@
+"""What every handler shares: the batch (unit of work), the ingest's context, and `Op`,
+one request being handled with the checks of who may act for whom."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+
+from domain.errors import DomainError
+from domain.integrator import Integrator
+from domain.member import Member
+from domain.organisation import Organisation
+from domain.policy import DEFAULT_POLICY, Policy
+from domain.provenance import Provenance
+from registry import requests as rq
+from registry.member_ids import MemberIds
+from registry.store import EventStore
+from registry.tally import Footprint, OrganisationTally, deltas, footprint, ordered, tally_id
+from schemas.catalog import Catalog
+
+_ORGANISATION_NAMESPACE = UUID("3d6f0c52-7a43-4b8e-9e0f-5c1b2a9d8e77")
+
+A = TypeVar("A", bound=Aggregate)
+
+
+def organisation_id(code: str) -> UUID:
+    return uuid5(_ORGANISATION_NAMESPACE, code)
+
+
+@dataclass(frozen=True)
+class ReceivedRecord:
+    """A record as read from registry.change-requests, with where it was read."""
+
+    key: bytes | None
+    value: bytes
+    received_from: str  # "topic/partition@incarnation/offset"
+
+
+@dataclass
+class Context:
+    member_ids: MemberIds
+    catalog: Catalog
+    policy: Policy = DEFAULT_POLICY
+    today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
+
+
+class Batch:
+    """Aggregates touched while handling a batch, and their events in order."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.aggregates: dict[UUID, Aggregate] = {}
+        self.events: list[Any] = []
+        # The counts each aggregate was last accounted in (see registry.tally).
+        self._footprints: dict[UUID, Footprint] = {}
+
+    def get(self, aggregate_id: UUID, cls: type[A]) -> A | None:
+        aggregate = self.aggregates.get(aggregate_id)
+        if aggregate is None:
+            try:
+                aggregate = self.store.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+            self.aggregates[aggregate_id] = aggregate
+            self._footprints[aggregate_id] = footprint(aggregate)
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def record(self, *aggregates: Aggregate) -> list[Any]:
+        """Takes the new events of these aggregates into the batch, in order."""
+        new: list[Any] = []
+        for aggregate in aggregates:
+            self.aggregates[aggregate.id] = aggregate
+            new.extend(aggregate.collect_events())
+        self.events.extend(new)
+        return new
+
+    def tally(self, organisation: UUID) -> OrganisationTally | None:
+        return self.get(tally_id(organisation), OrganisationTally)
+
+    def account(self, aggregates: Iterable[Aggregate]) -> list[OrganisationTally]:
+        """Moves the tallies by what these aggregates' last changes did to their ties;
+        returns the tallies moved, to be recorded after the changes themselves."""
+        moved: dict[UUID, OrganisationTally] = {}
+        for aggregate in aggregates:
+            before = self._footprints.get(aggregate.id, frozenset())
+            after = footprint(aggregate)
+            self._footprints[aggregate.id] = after
+            for organisation, change in ordered(deltas(before, after)):
+                tally = self.tally(organisation)
+                if tally is None:
+                    tally = OrganisationTally(organisation_id=organisation)
+                    self.aggregates[tally.id] = tally
+                tally.count(subject_id=aggregate.id, deltas=change)
+                moved[tally.id] = tally
+        return list(moved.values())
+
+
+@dataclass
+class Op:
+    """One checked request on its way to the domain."""
+
+    batch: Batch
+    ctx: Context
+    request: rq.ChangeRequest
+    integrator: Integrator
+    today: date
+
+    @property
+    def by(self) -> Provenance:
+        return Provenance(
+            request_id=self.request.request_id, source_system=self.request.source_system
+        )
+
+    @property
+    def acting_id(self) -> UUID:
+        return organisation_id(self.request.acting_organisation)
+
+    @property
+    def when(self) -> dict[str, Any]:
+        """The dating every command takes: the effective date, checked against today."""
+        return {
+            "effective_date": self.request.effective_date,
+            "recorded_on": self.today,
+            "by": self.by,
+        }
+
+    # -- loading ------------------------------------------------------------------
+
+    def organisation(self, code: str) -> Organisation:
+        organisation = self.batch.get(organisation_id(code), Organisation)
+        if organisation is None:
+            raise DomainError("UNKNOWN_ORGANISATION", "no organisation has this code", code=code)
+        return organisation
+
+    def active_organisation(self, code: str) -> Organisation:
+        """An organisation that may still take members, files, placements or transfers."""
+        organisation = self.organisation(code)
+        require_active(organisation)
+        return organisation
+
+    def acting_organisation(self) -> Organisation:
+        """The acting organisation as an approver (the domain checks its authority)."""
+        return self.organisation(self.request.acting_organisation)
+
+    def member(self) -> Member:
+        citizen = self.request.citizen_id
+        member = self.batch.get(self.ctx.member_ids.for_citizen(citizen.number), Member)
+        if member is None:
+            raise DomainError("UNKNOWN_MEMBER", "no member has this citizen ID number")
+        return member
+
+    def own_member(self) -> Member:
+        """The member, when the acting organisation must be theirs or above it."""
+        member = self.member()
+        self.authorise(member.organisation_id)
+        return member
+
+    # -- who may act ----------------------------------------------------------------
+
+    def chain(self, start: UUID) -> list[UUID]:
+        """The organisation and its ancestors, nearest first."""
+        chain: list[UUID] = []
+        current: UUID | None = start
+        while current is not None and current not in chain:
+            chain.append(current)
+            organisation = self.batch.get(current, Organisation)
+            current = organisation.parent_id if organisation else None
+        return chain
+
+    def authorise(self, *concerned: UUID | None) -> None:
+        """The acting organisation must be one of the organisations concerned or above
+        one of them, and in the integrator's scope. Several are given where either side
+        may record the change (a placement by the member's branch or by the host)."""
+        self.authorise_chains([self.chain(start) for start in concerned if start is not None])
+
+    def authorise_chains(self, chains: list[list[UUID]]) -> None:
+        for chain in chains:
+            if self.acting_id in chain:
+                self.integrator.authorise(
+                    chain[chain.index(self.acting_id) :], what=self.request.acting_organisation
+                )
+                return
+        raise DomainError(
+            "NOT_AUTHORISED",
+            "the acting organisation is not the organisation concerned nor above it",
+            acting_organisation=self.request.acting_organisation,
+        )
+
+
+def require_active(organisation: Organisation) -> None:
+    # The domain checks this for the organisation a command changes; the handlers check
+    # it for the organisations a member command only points at (a transfer's receiver,
+    # a placement's host), which the Member aggregate cannot see.
+    if not organisation.active:
+        raise DomainError(
+            "ORGANISATION_DISSOLVED",
+            "the organisation is dissolved or merged",
+            organisation=organisation.code,
+            dissolved_on=str(organisation.dissolved_on),
+        )
+
+
+Handler = Callable[[Op, Any], list[Aggregate]]
