@@ -40,6 +40,10 @@ class UnknownMember(LookupError):
         self.member_id = member_id
 
 
+class BadCursor(ValueError):
+    pass
+
+
 def organisation(db: Database, code: str) -> dict[str, Any]:
     rows = db.query(f"SELECT {', '.join(_ORG_KEYS)} FROM rm_organisations WHERE code = ?", (code,))
     if not rows:
@@ -214,15 +218,22 @@ def rollup(db: Database, code: str, *, as_of: date | None = None) -> dict[str, A
 def _trail_rows(rows: list[Any], limit: int) -> dict[str, Any]:
     items = [dict(zip(_TRAIL_KEYS, r, strict=True)) for r in rows[:limit]]
     last = items[-1] if items and len(rows) > limit else None
-    cursor = f"{last['recorded_at']}|{last['aggregate_id']}|{last['version']}" if last else None
-    return {"items": items, "next": cursor}
+    # URL-safe, opaque enough: the last event of the page, by primary key.
+    return {"items": items, "next": f"{last['aggregate_id']}:{last['version']}" if last else None}
 
 
-def _after(after: str | None) -> tuple[str, str, int]:
+def _after(db: Database, after: str | None) -> tuple[str, str, int]:
+    """(recorded_at, aggregate_id, version) of the event a page cursor names."""
     if not after:
         return ("", "", 0)
-    recorded_at, aggregate_id, version = after.rsplit("|", 2)
-    return (recorded_at, aggregate_id, int(version))
+    aggregate_id, _, version = after.rpartition(":")
+    rows = db.query(
+        "SELECT recorded_at FROM rm_audit WHERE aggregate_id = ? AND version = ?",
+        (aggregate_id, int(version) if version.isdigit() else -1),
+    )
+    if not rows:
+        raise BadCursor(f"unknown page cursor {after!r}")
+    return (rows[0][0], aggregate_id, int(version))
 
 
 def trail_page(
@@ -230,7 +241,7 @@ def trail_page(
 ) -> dict[str, Any]:
     """Every event of one member (or organisation) in recorded order, then version."""
     limit = _limit(limit)
-    recorded_at, _, version = _after(after)
+    recorded_at, _, version = _after(db, after)
     rows = db.query(
         f"SELECT {', '.join(_TRAIL_KEYS)} FROM rm_audit WHERE aggregate_id = ?"
         " AND (recorded_at, version) > (?, ?) ORDER BY recorded_at, version LIMIT ?",
@@ -245,7 +256,7 @@ def organisation_trail_page(
     """The organisation's own events and those of members while it held them."""
     org = organisation(db, code)
     limit = _limit(limit)
-    key = _after(after)
+    key = _after(db, after)
     rows = db.query(
         f"SELECT {', '.join(_TRAIL_KEYS)} FROM rm_audit WHERE organisation_id = ?"
         " AND (recorded_at, aggregate_id, version) > (?, ?, ?)"
