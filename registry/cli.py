@@ -83,21 +83,69 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--timeout", type=float, default=60, help="seconds to wait for the outcome")
     send.set_defaults(func=_send)
 
-    for name, helptext in (
-        ("roster", "members of an organisation (formal relationship)"),
-        ("rollup", "counts for an organisation and everything under it"),
-    ):
-        q = sub.add_parser(name, help=helptext)
-        q.add_argument("code", help="organisation code")
-        q.set_defaults(func=_query, query=name)
+    _query_commands(sub)
+    return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+
+
+def _query_commands(sub: Any) -> None:
+    """Read-model commands: answers as JSON on stdout (reports also as CSV)."""
+    roster = sub.add_parser("roster", help="members of an organisation (formal relationship)")
+    roster.add_argument("code", help="organisation code")
+    roster.add_argument("--limit", type=int, default=100, help="page size (default 100)")
+    roster.add_argument("--after", help="member id ending the previous page (its `next`)")
+    roster.add_argument("--include-exited", action="store_true", help="list those who left")
+    roster.set_defaults(func=_query, query="roster")
+    rollup = sub.add_parser("rollup", help="counts for an organisation and everything under it")
+    rollup.add_argument("code", help="organisation code")
+    rollup.add_argument("--as-of", type=_day, help="count as of this day (YYYY-MM-DD)")
+    rollup.set_defaults(func=_query, query="rollup")
     asof = sub.add_parser("as-of", help="roster of an organisation as of a date")
     asof.add_argument("code", help="organisation code")
-    asof.add_argument("day", type=date.fromisoformat, help="YYYY-MM-DD")
+    asof.add_argument("day", type=_day, help="YYYY-MM-DD")
+    asof.add_argument("--subtree", action="store_true", help="the whole subtree")
+    asof.add_argument("--limit", type=int, default=100, help="page size (default 100)")
+    asof.add_argument("--after", help="member id ending the previous page")
     asof.set_defaults(func=_query, query="as-of")
-    trail = sub.add_parser("trail", help="audit trail of a member or organisation (by id)")
-    trail.add_argument("aggregate_id", help="opaque member id or organisation id")
+    trail = sub.add_parser("trail", help="audit trail of a member (by id) or organisation (code)")
+    trail.add_argument("aggregate_id", help="opaque member id, organisation id or code")
+    trail.add_argument("--limit", type=int, default=100, help="page size (default 100)")
+    trail.add_argument("--after", help="the `next` cursor of the previous page")
     trail.set_defaults(func=_query, query="trail")
-    return parser
+    where = sub.add_parser("where", help="where a member was on a date")
+    where.add_argument("member_id", help="opaque member id")
+    where.add_argument("--on", type=_day, required=True, help="YYYY-MM-DD")
+    where.set_defaults(func=_query, query="where")
+    stats = sub.add_parser("stats", help="period statistics of a level")
+    stats.add_argument("code", help="organisation code")
+    stats.add_argument("--from", dest="start", type=_day, required=True, help="first day")
+    stats.add_argument("--to", dest="end", type=_day, required=True, help="last day")
+    stats.set_defaults(func=_query, query="stats")
+    report = sub.add_parser("report", help="annual (31 Dec) or half-year (30 Jun) report")
+    report.add_argument("code", help="organisation code")
+    report.add_argument("--year", type=int, required=True, help="report year")
+    report.add_argument("--half", action="store_true", help="half-year report (30 June)")
+    report.add_argument("--format", choices=("csv", "json"), default="json")
+    report.set_defaults(func=_query, query="report")
+    comp = sub.add_parser("compliance", help="compliance views of a level")
+    comp.add_argument("code", help="organisation code")
+    comp.add_argument("--on", type=_day, help="the day to judge on (default today)")
+    comp.set_defaults(func=_query, query="compliance")
+    serve = sub.add_parser("serve", help="serve the read-only HTTP API (OpenAPI at /openapi.json)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    serve.set_defaults(func=_serve)
+    rebuild = sub.add_parser(
+        "rebuild", help="rebuild the read models from the topics, then switch over"
+    )
+    rebuild.add_argument("--quiet", action="store_true", help="no progress bar")
+    rebuild.set_defaults(func=_rebuild)
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -183,26 +231,85 @@ def _send(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _query(settings: Settings, args: argparse.Namespace) -> int:
-    from projections import queries
+    from projections import compliance, history, queries, reports, statistics
     from projections.database import Database
 
     db = Database(settings)
     try:
         result: Any
         if args.query == "roster":
-            result = queries.roster(db, args.code, limit=10_000)
+            result = queries.roster_page(
+                db, args.code, limit=args.limit, after=args.after,
+                include_exited=args.include_exited,
+            )  # fmt: skip
         elif args.query == "rollup":
-            result = queries.rollup(db, args.code)
+            result = queries.rollup(db, args.code, as_of=args.as_of)
         elif args.query == "as-of":
-            result = queries.roster_as_of(db, args.code, args.day)
+            result = history.roster_as_of_page(
+                db, args.code, args.day, subtree=args.subtree, limit=args.limit, after=args.after
+            )
+        elif args.query == "where":
+            result = history.where(db, args.member_id, args.on)
+        elif args.query == "stats":
+            result = statistics.statistics(db, args.code, args.start, args.end)
+        elif args.query == "compliance":
+            result = compliance.compliance(db, args.code, args.on)
+        elif args.query == "report":
+            found = reports.report(db, args.code, args.year, half=args.half)
+            sys.stdout.write(reports.render(found, args.format))
+            return 0
         else:
-            result = queries.member_trail(db, args.aggregate_id, limit=10_000)
-    except queries.UnknownOrganisation as error:
+            result = _trail(db, args)
+    except (LookupError, ValueError) as error:
         print(error, file=sys.stderr)
         return 1
     finally:
         db.close()
     print(json.dumps(result, default=str, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _trail(db: Any, args: argparse.Namespace) -> Any:
+    from projections import queries
+
+    known = db.query(
+        "SELECT code FROM rm_organisations WHERE code = ? OR id = ?",
+        (args.aggregate_id, args.aggregate_id),
+    )
+    if known:
+        return queries.organisation_trail_page(db, known[0][0], limit=args.limit, after=args.after)
+    return queries.trail_page(db, args.aggregate_id, limit=args.limit, after=args.after)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from projections.api import make_server
+    from projections.database import Database
+
+    db = Database(settings)
+    server = make_server(db, args.host, args.port)
+    print(f"read API on http://{args.host}:{server.server_address[1]}/ (OpenAPI: /openapi.json)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        db.close()
+    return 0
+
+
+def _rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from projections.rebuild import RebuildError, rebuild
+
+    if settings.kafka_bootstrap is None:
+        print("rebuild reads the topics: set REGISTRY_KAFKA_BOOTSTRAP", file=sys.stderr)
+        return 2
+    try:
+        generation = rebuild(settings, progress=None if args.quiet else sys.stderr)
+    except RebuildError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"read models rebuilt: generation {generation} is live")
     return 0
 
 
