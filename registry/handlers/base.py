@@ -135,7 +135,9 @@ class Op:
     def organisation(self, code: str) -> Organisation:
         organisation = self.batch.get(organisation_id(code), Organisation)
         if organisation is None:
-            raise DomainError("UNKNOWN_ORGANISATION", "no organisation has this code", code=code)
+            raise DomainError(
+                "UNKNOWN_ORGANISATION", "no organisation has this code", organisation_code=code
+            )
         return organisation
 
     def active_organisation(self, code: str) -> Organisation:

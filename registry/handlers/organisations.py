@@ -14,7 +14,7 @@ def establish(op: Op, change: rq.EstablishOrganisation) -> list[Aggregate]:
     parent = op.organisation(change.parent_code) if change.parent_code else None
     new_id = organisation_id(change.code)
     if op.batch.get(new_id, Organisation) is not None:
-        raise DomainError("ORGANISATION_EXISTS", "the code is taken", code=change.code)
+        raise DomainError("ORGANISATION_EXISTS", "the code is taken", organisation_code=change.code)
     # Not stored yet, so its chain is written out: itself, then its parent's.
     op.authorise_chains([[new_id, *(op.chain(parent.id) if parent else [])]])
     organisation = Organisation.establish(
