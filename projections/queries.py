@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from projections.database import Database
-from projections.subtree import subtree_sql
+from projections.subtree import subtree_ids
 
 STAGES = ("APPLICANT", "ACTIVIST", "DEVELOPMENT_TARGET", "PROBATIONARY", "FULL")
 MEMBER_STAGES = ("PROBATIONARY", "FULL")
@@ -153,24 +153,32 @@ def age_band_sql(column: str = "birth_date") -> str:
     )
 
 
-def _base(root_id: str, day: date | None) -> tuple[str, tuple[Any, ...]]:
+def _base(db: Database, root_id: str, day: date | None) -> tuple[str, tuple[Any, ...]]:
     """Rows (stage, sex, birth_date, ethnicity, education, occupation, admitted_on) of
-    everyone counted in the subtree: now, or on `day` by effective dates."""
-    sub, params = subtree_sql(root_id, day)
+    everyone counted in the subtree: now, or on `day` by effective dates.
+
+    The subtree is resolved first and passed as a list of ids: PostgreSQL cannot
+    estimate the size of a recursive CTE and would hash-join a full table scan, while a
+    list of a district's few hundred organisations makes it walk rm_members_rollup
+    (index-only) once per organisation.
+    """
+    ids = sorted(subtree_ids(db, root_id, day))
+    marks = ", ".join("?" * len(ids))
     if day is None:
         return (
-            sub + ", counted AS (SELECT m.stage, m.sex, m.birth_date, m.ethnicity, m.education,"
+            "WITH counted AS (SELECT m.stage, m.sex, m.birth_date, m.ethnicity, m.education,"
             " m.occupation, m.admitted_on FROM rm_members m"
-            " JOIN subtree s ON m.organisation_id = s.id WHERE m.status = 'ACTIVE')",
-            params,
+            f" WHERE m.organisation_id IN ({marks}) AND m.status = 'ACTIVE')",
+            tuple(ids),
         )
     iso = day.isoformat()
     return (
-        sub + ", counted AS (SELECT t.stage, m.sex, m.birth_date, m.ethnicity, m.education,"
+        "WITH counted AS (SELECT t.stage, m.sex, m.birth_date, m.ethnicity, m.education,"
         " m.occupation, m.admitted_on FROM rm_member_timeline t"
-        " JOIN subtree s ON t.organisation_id = s.id JOIN rm_members m ON m.id = t.member_id"
-        " WHERE t.valid_from <= ? AND t.valid_to > ? AND t.status = 'ACTIVE')",
-        (*params, iso, iso),
+        " JOIN rm_members m ON m.id = t.member_id"
+        f" WHERE t.organisation_id IN ({marks}) AND t.valid_from <= ? AND t.valid_to > ?"
+        " AND t.status = 'ACTIVE')",
+        (*ids, iso, iso),
     )
 
 
@@ -183,7 +191,7 @@ def rollup(db: Database, code: str, *, as_of: date | None = None) -> dict[str, A
     """
     org = organisation(db, code)
     age_day = as_of or date.today()
-    base, params = _base(org["id"], as_of)
+    base, params = _base(db, org["id"], as_of)
     base += ", counted_members AS (SELECT * FROM counted WHERE stage IN ('PROBATIONARY', 'FULL'))"
     members = "SELECT {} AS k FROM counted_members"
     dims: dict[str, tuple[str, tuple[Any, ...]]] = {
