@@ -25,6 +25,8 @@ from tests.conftest import make_settings
 from tests.integration.helpers import CITY, Sender, applied_versions, crowd, wait_until
 
 LOOPS = ("ingest", "relay", "projections")
+# CI runs a few kills; the figures in the issue notes come from runs with more
+# (CRASH_TEST_KILLS=60 CRASH_TEST_PEOPLE=600).
 KILLS = int(os.environ.get("CRASH_TEST_KILLS", "8"))
 PEOPLE = int(os.environ.get("CRASH_TEST_PEOPLE", "150"))
 
@@ -82,6 +84,24 @@ class Loop:
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     tmp_path: Path, broker: LocalBroker, pg_schema: str
 ) -> None:
+    _crash_scenario(tmp_path, broker, pg_schema, victims=LOOPS, kills=KILLS, seed=20261125)
+
+
+def test_the_ingest_killed_again_and_again_applies_each_request_once(
+    tmp_path: Path, broker: LocalBroker, pg_schema: str
+) -> None:
+    _crash_scenario(tmp_path, broker, pg_schema, victims=("ingest",), kills=KILLS * 2, seed=7)
+
+
+def _crash_scenario(
+    tmp_path: Path,
+    broker: LocalBroker,
+    pg_schema: str,
+    *,
+    victims: tuple[str, ...],
+    kills: int,
+    seed: int,
+) -> None:
     settings = make_settings(tmp_path, broker, pg_schema, ingest_batch_size=50)
     config = _write_config(settings, tmp_path / "registry.toml")
     store = open_event_store(settings)
@@ -90,7 +110,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     for loop in loops.values():
         loop.start()
     client = IntegratorClient(settings, key_secret=b"test")
-    rng = random.Random(20261125)
+    rng = random.Random(seed)
     try:
         sender = Sender(client)
         sender.establish_city()
@@ -109,7 +129,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
         # Kills are planned first, and the requests spread over the same time, so that
         # every kill lands while requests are being handled.
         plan = [
-            (rng.uniform(0.2, 1.5), rng.choice(LOOPS), rng.uniform(0.0, 0.5)) for _ in range(KILLS)
+            (rng.uniform(0.2, 1.5), rng.choice(victims), rng.uniform(0.0, 0.5)) for _ in range(kills)
         ]
         pace = sum(before + after for before, _, after in plan) / len(requests)
 
