@@ -129,7 +129,8 @@ def _crash_scenario(
         # Kills are planned first, and the requests spread over the same time, so that
         # every kill lands while requests are being handled.
         plan = [
-            (rng.uniform(0.2, 1.5), rng.choice(victims), rng.uniform(0.0, 0.5)) for _ in range(kills)
+            (rng.uniform(0.2, 1.5), rng.choice(victims), rng.uniform(0.0, 0.5))
+            for _ in range(kills)
         ]
         pace = sum(before + after for before, _, after in plan) / len(requests)
 
