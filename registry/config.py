@@ -11,11 +11,15 @@ import json
 import os
 import secrets
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from domain.policy import Policy
 
 ENV_PREFIX = "REGISTRY_"
 
@@ -44,6 +48,36 @@ class Settings(BaseModel):
     group_session_timeout_ms: int = Field(
         6000, ge=6000, description="Consumer-group session timeout (Kafka's minimum is 6000)."
     )
+    timezone: str = Field(
+        "Asia/Shanghai",
+        description="Where 'today' is decided: an effective date after today is refused.",
+    )
+    policy: dict[str, int] = Field(
+        default_factory=dict,
+        description="Overrides of the rules DOMAIN.md marks *policy* (see domain/policy.py), "
+        "e.g. [policy] transfer_letter_default_days = 30.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {f.name for f in fields(Policy)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown policy setting(s) {unknown}; known: {sorted(known)}")
+        return value
+
+    def domain_policy(self) -> Policy:
+        return Policy(**self.policy)
 
     @field_validator("database_url")
     @classmethod
@@ -106,6 +140,6 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     for name in Settings.model_fields:
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None and env != "":
-            values[name] = env
+            values[name] = json.loads(env) if name == "policy" else env
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from consumers.ingest import Ingest
 from consumers.projector import Projector
@@ -35,7 +37,13 @@ def with_broker(settings: Settings) -> tuple[Settings, LocalBroker | None]:
 
 def ingest_context(settings: Settings) -> Context:
     member_id_key, _ = settings.keys()
-    return Context(member_ids=MemberIds(member_id_key), catalog=load_catalog())
+    zone = ZoneInfo(settings.timezone)
+    return Context(
+        member_ids=MemberIds(member_id_key),
+        catalog=load_catalog(),
+        policy=settings.domain_policy(),
+        today=lambda: datetime.now(zone).date(),
+    )
 
 
 @dataclass
