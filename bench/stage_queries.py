@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+import psycopg
+
 from bench.citygen import TODAY, Loaded, _org_id
 from bench.env import Env, connect
 from projections import queries
@@ -21,9 +23,16 @@ class QueryTimes:
     count_ms: list[float] = field(default_factory=list)
 
 
+TIMEOUTS: list[str] = []  # queries cut off by the statement timeout, by name
+
+
 def _timed(call: Callable[[], object]) -> float:
+    """Milliseconds; a query cut off by the statement timeout counts as the timeout."""
     started = time.perf_counter()
-    call()
+    try:
+        call()
+    except psycopg.errors.QueryCanceled:
+        TIMEOUTS.append(getattr(call, "__name__", "query"))
     return (time.perf_counter() - started) * 1000
 
 
