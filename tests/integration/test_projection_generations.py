@@ -112,6 +112,7 @@ def test_two_projectors_in_one_group_count_each_event_once(settings: Settings) -
             _members(sender, people[:15], "SH-XH-S1-C1")
             wait_until(lambda: projectors[0].applied > 0, what="first projector")
             threads[1].start()  # joins mid-way: the group rebalances
+            wait_until(lambda: projectors[1].positions, timeout_s=30, what="the rebalance")
             for start in range(15, 30, 5):
                 _members(sender, people[start : start + 5], "SH-PD-S1-C1")
             reader = dbs[0]
