@@ -9,11 +9,14 @@ without a decision fails the completeness test instead of passing silently.
 from __future__ import annotations
 
 import json
+import logging
 
 from projections.apply.common import Record, plain
 from projections.apply.members import MEMBER_HANDLERS
 from projections.apply.organisations import ORGANISATION_HANDLERS
 from projections.database import Cursor
+
+log = logging.getLogger(__name__)
 
 HANDLERS = {**MEMBER_HANDLERS, **ORGANISATION_HANDLERS}
 # Published on other topics, never projected here.
@@ -23,7 +26,8 @@ __all__ = ["HANDLERS", "NOT_PROJECTED", "Record", "apply_event"]
 
 
 def apply_event(cur: Cursor, schema_name: str, record: Record, position: int | None) -> bool:
-    """Returns False for an event already applied (same aggregate id, same or lower version).
+    """Returns False for an event already applied (same aggregate id, same or lower version)
+    or one whose previous version has not been applied (see below).
 
     The version check is an upsert that only raises the stored version, so two
     projectors racing on one partition during a rebalance cannot both apply an event:
@@ -31,10 +35,21 @@ def apply_event(cur: Cursor, schema_name: str, record: Record, position: int | N
     """
     aggregate_id = str(record["aggregate_id"])
     version = int(record["version"])
+    cur.execute("SELECT version FROM rm_versions WHERE aggregate_id = ?", (aggregate_id,))
+    row = cur.fetchone()
+    applied = row[0] if row else 0
+    if version <= applied:
+        return False
+    if version > applied + 1:
+        # Only a relay epoch can do this (records published to a broker that had just
+        # lost its topics, ahead of the full re-publication): the missing versions come
+        # with the new epoch, in order, so this one waits for them.
+        log.warning("%s v%d skipped: v%d not applied yet", aggregate_id, version, applied + 1)
+        return False
     cur.execute(
         "INSERT INTO rm_versions (aggregate_id, version) VALUES (?, ?)"
         " ON CONFLICT (aggregate_id) DO UPDATE SET version = excluded.version"
-        " WHERE rm_versions.version < excluded.version RETURNING version",
+        " WHERE rm_versions.version = excluded.version - 1 RETURNING version",
         (aggregate_id, version),
     )
     if cur.fetchone() is None:
