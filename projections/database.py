@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,10 @@ class _Cursor:
 class Database:
     def __init__(self, settings: Settings, *, file_name: str = "readmodels.sqlite") -> None:
         self.dialect = "postgres" if settings.uses_postgres else "sqlite"
+        # One connection, one transaction at a time: the projector thread and queries
+        # from another thread (the demo, the API) would otherwise interleave statements
+        # of two transactions on it.
+        self._lock = threading.RLock()
         if self.dialect == "postgres":
             pg = settings.postgres()
             self._pg = psycopg.connect(
@@ -123,35 +128,36 @@ class Database:
         anyway) holds the pointer row, so writers to the live generation and the
         switch-over of a rebuild exclude each other.
         """
-        if self.dialect == "postgres":
-            with self._pg.cursor() as raw:
-                cur = _Cursor(raw, postgres=True)
+        with self._lock:
+            if self.dialect == "postgres":
+                with self._pg.cursor() as raw:
+                    cur = _Cursor(raw, postgres=True)
+                    try:
+                        if generation is None:
+                            cur.generation = self._read_pointer(cur, pointer_lock)
+                        else:
+                            cur.generation = generation
+                        yield cur
+                        self._pg.commit()
+                    except BaseException:
+                        self._pg.rollback()
+                        raise
+            else:
+                raw = self._sqlite.cursor()
+                raw.execute("BEGIN IMMEDIATE")
+                cur = _Cursor(raw, postgres=False)
                 try:
                     if generation is None:
-                        cur.generation = self._read_pointer(cur, pointer_lock)
+                        cur.generation = self._read_pointer(cur, None)
                     else:
                         cur.generation = generation
                     yield cur
-                    self._pg.commit()
+                    raw.execute("COMMIT")
                 except BaseException:
-                    self._pg.rollback()
+                    raw.execute("ROLLBACK")
                     raise
-        else:
-            raw = self._sqlite.cursor()
-            raw.execute("BEGIN IMMEDIATE")
-            cur = _Cursor(raw, postgres=False)
-            try:
-                if generation is None:
-                    cur.generation = self._read_pointer(cur, None)
-                else:
-                    cur.generation = generation
-                yield cur
-                raw.execute("COMMIT")
-            except BaseException:
-                raw.execute("ROLLBACK")
-                raise
-            finally:
-                raw.close()
+                finally:
+                    raw.close()
 
     @staticmethod
     def _read_pointer(cur: _Cursor, lock: str | None) -> int:

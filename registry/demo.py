@@ -105,7 +105,7 @@ def _scenario(client: IntegratorClient, members: int, out: Callable[[str], None]
             CITY_SYSTEM,
             home[p.citizen_id],
             "ApplyForMembership",
-            500,
+            900,
             member_citizen_id=p.citizen_id,
             name=p.name,
             ethnicity=p.ethnicity,
@@ -119,10 +119,22 @@ def _scenario(client: IntegratorClient, members: int, out: Callable[[str], None]
     ]
     outcomes |= send_all(applications)
     activists = [
-        req(CITY_SYSTEM, home[p.citizen_id], "AdmitActivist", 300, member_citizen_id=p.citizen_id)
+        req(CITY_SYSTEM, home[p.citizen_id], "AdmitActivist", 800, member_citizen_id=p.citizen_id)
         for p in crowd[::2]
     ]
     outcomes |= send_all(activists)
+    # After a year and more as activists, some become development targets.
+    targets = [
+        req(
+            CITY_SYSTEM,
+            home[p.citizen_id],
+            "AdmitDevelopmentTarget",
+            300,
+            member_citizen_id=p.citizen_id,
+        )
+        for p in crowd[2::4]
+    ]
+    outcomes |= send_all(targets)
 
     # A transfer across districts, sent by the city's system; accepted by the receiver.
     mover = crowd[0]
@@ -254,10 +266,10 @@ def _show(backbone: Backbone, summary: dict[str, Any], out: Callable[[str], None
     for spec in city_tree():
         if spec.level in ("CITY", "DISTRICT", "STREET"):
             r = queries.rollup(db, spec.code)
-            stages = " ".join(f"{k[:3].lower()}={v}" for k, v in r["by_stage"].items() if v)
+            stages = " ".join(f"{k.lower()}={v}" for k, v in r["by_stage"].items() if v)
             out(
                 f"  {'  ' * ['CITY', 'DISTRICT', 'STREET'].index(spec.level)}{spec.code:<12} "
-                f"total={r['total']:<3} {stages}  {r['by_sex']}"
+                f"total={r['total']:<3} {stages}"
             )
     mover = summary["mover"]
     member_id = _member_id_of(backbone, summary, mover)
