@@ -51,6 +51,15 @@ RULES: dict[str, str] = {
     "PROBATION_NOT_ENDED": "Conversion or extension is decided only at the end of probation.",
     "PROBATION_ALREADY_EXTENDED": "Probation can be extended only once.",
     "EXTENSION_OUT_OF_RANGE": "An extension of probation lasts 6 to 12 months.",
+    "ADMISSION_TOO_SOON_AFTER_TRANSFER": "A development target whose formal organisation "
+    "changed (transfer accepted) less than 3 months (policy) before the branch meeting is "
+    "generally not admitted there: only a request giving an exception reason is accepted, "
+    "and the reason is recorded on the admission.",
+    "COMMUNITY_OPINION_MISSING": "Where the policy makes it a rule (by default it is only a "
+    "compliance warning), a member who reports to a community is admitted only after that "
+    "community's opinion was heard, on or before the branch meeting.",
+    "TALK_OUTSIDE_APPLICANT_STAGE": "The talk with an applicant (入党谈话) is dated in the "
+    "applicant stage: on or after the application and not after the activist decision.",
     # -- standing of full members and exits
     "WRONG_STANDING": "The measure is not allowed from the member's current standing.",
     "CORRECTION_TOO_LONG": "A time-limited correction (限期改正) lasts at most one year.",
@@ -68,8 +77,8 @@ RULES: dict[str, str] = {
     "CIRCUMSTANCE_IN_USE": "A circumstance cannot be cleared while a community registration or "
     "placement relies on it.",
     "ALREADY_REGISTERED_WITH_COMMUNITY": "A member reports to one community at a time.",
-    "NOT_REGISTERED_WITH_COMMUNITY": "Only a current community registration can be ended or "
-    "give feedback.",
+    "NOT_REGISTERED_WITH_COMMUNITY": "Only a current community registration can be ended, "
+    "give feedback or give the community's opinion.",
     "IDENTITY_NOT_VERIFIED": "A mobile member is placed only after their identity is verified.",
     "ALREADY_PLACED": "A mobile member is placed in one organisation at a time.",
     "NOT_PLACED": "Only a current placement can be ended.",
@@ -86,6 +95,12 @@ RULES: dict[str, str] = {
     "JOINT_BRANCH_FULL": "A joint branch covers at most 5 units.",
     "UNIT_ALREADY_COVERED": "A unit is covered once by a joint branch.",
     "UNIT_NOT_COVERED": "Only a covered unit can be released.",
+    "COORDINATION_BODY_LEVEL": "A street's coordination body (党建工作协调议事机构) is kept by a "
+    "street organisation, and its members are unit organisations.",
+    "UNIT_ALREADY_IN_COORDINATION_BODY": "A unit organisation joins a street's coordination "
+    "body once, until it leaves.",
+    "UNIT_NOT_IN_COORDINATION_BODY": "Only a unit organisation in the street's coordination "
+    "body can leave it.",
 }
 
 

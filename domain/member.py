@@ -30,6 +30,31 @@ event, is accepted when it is consistent with the history already recorded:
 Refusals under 1, 2 and 4 use EFFECTIVE_DATE_BEFORE_HISTORY (or
 EFFECTIVE_DATE_IN_FUTURE); under 3 the more specific code of the condition when
 there is one.
+
+Rules that warn rather than refuse, and one that refuses unless overridden:
+
+* The talk with an applicant (入党谈话, `record_application_talk`) is due within
+  `Policy.application_talk_days` (31) of the application. A talk is a fact, so a late
+  one is recorded with `late=True`, not refused (like a late return slip); applicants
+  still waiting past the deadline are a compliance view. The talk must fall in the
+  applicant stage (TALK_OUTSIDE_APPLICANT_STAGE); several talks may be recorded.
+* "A candidate who leaves their unit within 3 months of admission is generally not
+  admitted there." Choice: a REFUSAL with an override, not a warning. A development
+  target whose formal organisation changed (a transfer accepted) less than
+  `Policy.admission_min_months_in_unit` (3) months before the branch meeting is
+  refused ADMISSION_TOO_SOON_AFTER_TRANSFER unless the request gives an
+  `exception_reason`, which the admission event records. "Generally" is the
+  exception; a warning alone would let the usual case through unexamined, while the
+  stated reason keeps the unusual case possible and on the record for auditors.
+  (A transfer accepted on day T blocks meetings from T up to the day before T + 3
+  months; a meeting on T + 3 months is in time.)
+* A resident unit hears the opinion of the community a member reports to
+  (`record_community_opinion`) before developing, admitting or promoting them. For
+  that, reporting to a community (在职党员到社区报到) is open from the activist stage
+  on, not only to members: the people a unit develops report too. An admission
+  without an opinion from the community the member reports to, dated on or before
+  the branch meeting, is a compliance view (*policy*: a warning); with
+  `Policy.community_opinion_required` it is refused (COMMUNITY_OPINION_MISSING).
 """
 
 from __future__ import annotations
@@ -54,8 +79,11 @@ from domain.vocabulary import Circumstance, ExitKind, Sex, Stage, Standing, Susp
 __all__ = ["AcceptedTransfer", "EpisodeRecord", "Member", "Sponsor", "Transfer"]
 
 _MEMBER_STAGES = (Stage.PROBATIONARY, Stage.FULL)
+# Who may report to a community: the people a unit develops, and its members.
+_REPORTING_STAGES = (Stage.ACTIVIST, Stage.DEVELOPMENT_TARGET, *_MEMBER_STAGES)
 _STAGE_THREAD = "stage"
 _TRANSFER_THREAD = "transfer"
+_TALK_THREAD = "talk"
 
 
 def _circumstance_thread(circumstance: Circumstance) -> str:
@@ -194,6 +222,12 @@ class Member(Aggregate):
         self.community_since: date | None = None
         self.placement_organisation_id: UUID | None = None
         self.placement_since: date | None = None
+        # The talks with the applicant (入党谈话), by effective date.
+        self.application_talks: tuple[date, ...] = ()
+        # Days the formal organisation changed by an accepted transfer, this episode.
+        self.transfers_accepted_on: tuple[date, ...] = ()
+        # Earliest opinion heard from each community, this episode.
+        self.community_opinions: dict[UUID, date] = {}
         # Latest effective date of each thing that changes in order (rule 2).
         self.thread_dates: dict[str, date] = {}
 
@@ -317,6 +351,47 @@ class Member(Aggregate):
         )
         self._advance(None, effective_date)
 
+    # -- the talk with an applicant ---------------------------------------------
+
+    def record_application_talk(
+        self,
+        *,
+        held_by: UUID,
+        effective_date: date,
+        recorded_on: date,
+        by: Provenance,
+        policy: Policy = DEFAULT_POLICY,
+    ) -> None:
+        """入党谈话: the organisation `held_by` talked with the applicant on `effective_date`.
+
+        Due within `policy.application_talk_days` of the application; a later talk is
+        recorded as late, not refused.
+        """
+        self._require_open()
+        not_in_future(effective_date, recorded_on)
+        self._in_order(_TALK_THREAD, effective_date, "latest talk")
+        if self.activist_since is not None and effective_date > self.activist_since:
+            raise DomainError(
+                "TALK_OUTSIDE_APPLICANT_STAGE",
+                "the talk is dated after the activist decision",
+                effective_date=effective_date.isoformat(),
+                activist_since=self.activist_since.isoformat(),
+            )
+        due = self.applied_on + timedelta(days=policy.application_talk_days)
+        self._application_talk_held(
+            held_by=held_by,
+            late=effective_date > due,
+            effective_date=effective_date,
+            **by.fields(),
+        )
+
+    @event("ApplicationTalkHeld")
+    def _application_talk_held(
+        self, held_by: UUID, late: bool, effective_date: date, request_id: str, source_system: str
+    ) -> None:
+        self.application_talks = tuple(sorted((*self.application_talks, effective_date)))
+        self._advance(_TALK_THREAD, effective_date)
+
     # -- development stages -------------------------------------------------
 
     def admit_as_activist(
@@ -331,6 +406,8 @@ class Member(Aggregate):
         self._require_stage(Stage.APPLICANT, wanted=Stage.ACTIVIST)
         not_in_future(effective_date, recorded_on)
         self._in_order(_STAGE_THREAD, effective_date, "application date")
+        # The talks recorded were held with an applicant: the decision comes after them.
+        not_before(self.thread_dates.get(_TALK_THREAD), effective_date, "talk with the applicant")
         self._activist_admitted(decided_by=decided_by, effective_date=effective_date, **by.fields())
 
     @event("ActivistAdmitted")
@@ -486,13 +563,15 @@ class Member(Aggregate):
         recorded_on: date,
         by: Provenance,
         delay_reason: str | None = None,
+        exception_reason: str | None = None,
         policy: Policy = DEFAULT_POLICY,
     ) -> None:
         """Admission voted by the branch general meeting on `effective_date`.
 
         Membership and probation run from that meeting; `approved_on` is the day the
         committee `approver` approved it, within the policy window (longer only with
-        a `delay_reason`).
+        a `delay_reason`). A target whose formal organisation changed within the policy
+        months before the meeting is admitted only with an `exception_reason`.
         """
         self._require_open()
         self._require_stage(Stage.DEVELOPMENT_TARGET, wanted=Stage.PROBATIONARY)
@@ -524,6 +603,8 @@ class Member(Aggregate):
         not_before(self.political_review_on, effective_date, "political review")
         not_before(self.training_on, effective_date, "training")
         not_before(self.sponsors_named_on, effective_date, "naming of the sponsors")
+        self._require_time_in_unit(effective_date, exception_reason, policy)
+        self._require_community_opinion(effective_date, policy)
         require_admission_authority(approver, "an admission")
         self._approval_after(effective_date, approved_on)
         months = (
@@ -546,6 +627,7 @@ class Member(Aggregate):
             approved_by=approver.id,
             approved_on=approved_on,
             delay_reason=delay_reason,
+            exception_reason=exception_reason,
             sponsor_ids=list(self.sponsor_ids),
             probation_ends_on=add_years(effective_date, policy.probation_years),
             effective_date=effective_date,
@@ -564,6 +646,8 @@ class Member(Aggregate):
         effective_date: date,
         request_id: str,
         source_system: str,
+        # Stored admissions from before the rule have none.
+        exception_reason: str | None = None,
     ) -> None:
         self.stage = Stage.PROBATIONARY
         self.stage_since = effective_date
@@ -571,6 +655,39 @@ class Member(Aggregate):
         self.admission_approved_on = approved_on
         self.probation_ends_on = probation_ends_on
         self._advance(_STAGE_THREAD, effective_date)
+
+    def _require_time_in_unit(
+        self, effective_date: date, exception_reason: str | None, policy: Policy
+    ) -> None:
+        months = policy.admission_min_months_in_unit
+        recent = [
+            joined
+            for joined in self.transfers_accepted_on
+            if joined <= effective_date < add_months(joined, months)
+        ]
+        if recent and not exception_reason:
+            joined = max(recent)
+            raise DomainError(
+                "ADMISSION_TOO_SOON_AFTER_TRANSFER",
+                f"the formal organisation changed less than {months} months before the "
+                "branch meeting; admission there needs an exception reason",
+                transfer_accepted_on=joined.isoformat(),
+                branch_meeting=effective_date.isoformat(),
+                earliest=add_months(joined, months).isoformat(),
+            )
+
+    def _require_community_opinion(self, effective_date: date, policy: Policy) -> None:
+        if not policy.community_opinion_required or self.community_id is None:
+            return
+        heard = self.community_opinions.get(self.community_id)
+        if heard is None or heard > effective_date:
+            raise DomainError(
+                "COMMUNITY_OPINION_MISSING",
+                "no opinion of the community the member reports to was heard by the meeting",
+                community_id=str(self.community_id),
+                branch_meeting=effective_date.isoformat(),
+                opinion_heard_on=heard.isoformat() if heard else None,
+            )
 
     def convert(
         self,
@@ -1094,9 +1211,13 @@ class Member(Aggregate):
         recorded_on: date,
         by: Provenance,
     ) -> None:
-        """在职党员到社区报到; the formal organisation does not change."""
+        """在职党员到社区报到; the formal organisation does not change.
+
+        Open from the activist stage on: a unit hears the community about the people
+        it develops as well as about its members.
+        """
         thread = self._require_circumstance_member(
-            Circumstance.IN_SERVICE, effective_date, recorded_on
+            Circumstance.IN_SERVICE, effective_date, recorded_on, stages=_REPORTING_STAGES
         )
         if self.community_id is not None:
             raise DomainError(
@@ -1163,6 +1284,41 @@ class Member(Aggregate):
         request_id: str,
         source_system: str,
     ) -> None:
+        self._advance(_circumstance_thread(Circumstance.IN_SERVICE), effective_date)
+
+    def record_community_opinion(
+        self,
+        *,
+        community_id: UUID,
+        summary: str,
+        favourable: bool,
+        effective_date: date,
+        recorded_on: date,
+        by: Provenance,
+    ) -> None:
+        """The opinion of the community the member reports to, heard by the unit before it
+        develops, admits or promotes them."""
+        self._require_community(effective_date, recorded_on, community_id)
+        self._community_opinion_heard(
+            community_id=community_id,
+            summary=summary,
+            favourable=favourable,
+            effective_date=effective_date,
+            **by.fields(),
+        )
+
+    @event("CommunityOpinionHeard")
+    def _community_opinion_heard(
+        self,
+        community_id: UUID,
+        summary: str,
+        favourable: bool,
+        effective_date: date,
+        request_id: str,
+        source_system: str,
+    ) -> None:
+        earliest = min(effective_date, self.community_opinions.get(community_id, effective_date))
+        self.community_opinions = {**self.community_opinions, community_id: earliest}
         self._advance(_circumstance_thread(Circumstance.IN_SERVICE), effective_date)
 
     def _require_community(
@@ -1256,10 +1412,14 @@ class Member(Aggregate):
         self._advance(_circumstance_thread(Circumstance.MOBILE), effective_date)
 
     def _require_circumstance_member(
-        self, circumstance: Circumstance, effective_date: date, recorded_on: date
+        self,
+        circumstance: Circumstance,
+        effective_date: date,
+        recorded_on: date,
+        stages: tuple[Stage, ...] = _MEMBER_STAGES,
     ) -> str:
         self._require_open()
-        self._require_stages(_MEMBER_STAGES, what=f"a measure for a {circumstance.value} member")
+        self._require_stages(stages, what=f"a measure for a {circumstance.value} member")
         not_in_future(effective_date, recorded_on)
         since = self.circumstances.get(circumstance)
         if since is None:
@@ -1269,8 +1429,12 @@ class Member(Aggregate):
                 circumstance=circumstance.value,
             )
         not_before(since, effective_date, f"{circumstance.value} circumstance")
-        assert self.admitted_on is not None
-        not_before(self.admitted_on, effective_date, "admission")
+        if self.stage in _MEMBER_STAGES:
+            assert self.admitted_on is not None
+            not_before(self.admitted_on, effective_date, "admission")
+        else:
+            assert self.activist_since is not None
+            not_before(self.activist_since, effective_date, "activist decision")
         return _circumstance_thread(circumstance)
 
     # -- transfer of the organisational relationship (or of the file) ---------
@@ -1405,6 +1569,7 @@ class Member(Aggregate):
     ) -> None:
         self.organisation_id = to_organisation_id
         self.transfer = None
+        self.transfers_accepted_on = (*self.transfers_accepted_on, effective_date)
         self.awaiting_return_slip = AcceptedTransfer(
             letter_number=letter_number,
             from_organisation_id=from_organisation_id,

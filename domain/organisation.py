@@ -4,6 +4,11 @@ Effective dates: a change may not precede the establishment, and the closing of 
 organisation (merge or dissolution) may not precede any change already recorded;
 other late changes are accepted. `recorded_on`, when given, must not precede the
 effective date.
+
+A street organisation keeps the membership of its coordination body (党建工作协调议事
+机构): the unit organisations of resident units (驻区单位) that take part in it while
+keeping their own chain. Joining and leaving are events on the street; a unit may sit in
+the bodies of several streets, and a unit that leaves may join again later.
 """
 
 from __future__ import annotations
@@ -95,6 +100,8 @@ class Organisation(Aggregate):
         self.dissolved_on: date | None = None
         self.merged_into_id: UUID | None = None
         self.covered_units: list[str] = []
+        # The street's coordination body: unit organisation id → day it joined.
+        self.coordination_units: dict[UUID, date] = {}
         self.latest_effective_date = effective_date
 
     @property
@@ -206,6 +213,89 @@ class Organisation(Aggregate):
         self, unit_code: str, effective_date: date, request_id: str, source_system: str
     ) -> None:
         self.covered_units = [u for u in self.covered_units if u != unit_code]
+        self._advance(effective_date)
+
+    # -- the street's coordination body ----------------------------------------------
+
+    def admit_to_coordination_body(
+        self,
+        *,
+        unit: Organisation,
+        effective_date: date,
+        by: Provenance,
+        recorded_on: date | None = None,
+    ) -> None:
+        """A resident unit's organisation joins this street's coordination body."""
+        self._require_active()
+        self._check_dates(effective_date, recorded_on)
+        if self.level is not OrganisationLevel.STREET or unit.level is not OrganisationLevel.UNIT:
+            raise DomainError(
+                "COORDINATION_BODY_LEVEL",
+                "a street organisation's body takes unit organisations",
+                level=self.level.value,
+                unit_level=unit.level.value,
+            )
+        unit._require_active()
+        if unit.id in self.coordination_units:
+            raise DomainError(
+                "UNIT_ALREADY_IN_COORDINATION_BODY",
+                "the unit organisation is already in the coordination body",
+                unit=unit.code,
+                joined_on=self.coordination_units[unit.id].isoformat(),
+            )
+        not_before(unit.established_on, effective_date, "establishment of the unit organisation")
+        self._coordination_unit_joined(
+            unit_organisation_id=unit.id, effective_date=effective_date, **by.fields()
+        )
+
+    @event("CoordinationUnitJoined")
+    def _coordination_unit_joined(
+        self,
+        unit_organisation_id: UUID,
+        effective_date: date,
+        request_id: str,
+        source_system: str,
+    ) -> None:
+        self.coordination_units = {**self.coordination_units, unit_organisation_id: effective_date}
+        self._advance(effective_date)
+
+    def release_from_coordination_body(
+        self,
+        *,
+        unit_organisation_id: UUID,
+        effective_date: date,
+        by: Provenance,
+        recorded_on: date | None = None,
+    ) -> None:
+        """The unit organisation leaves this street's coordination body (it may be
+        dissolved by then: only its id is needed)."""
+        self._require_active()
+        self._check_dates(effective_date, recorded_on)
+        joined = self.coordination_units.get(unit_organisation_id)
+        if joined is None:
+            raise DomainError(
+                "UNIT_NOT_IN_COORDINATION_BODY",
+                "the unit organisation is not in the coordination body",
+                unit_organisation_id=str(unit_organisation_id),
+            )
+        not_before(joined, effective_date, "joining of the coordination body")
+        self._coordination_unit_left(
+            unit_organisation_id=unit_organisation_id,
+            effective_date=effective_date,
+            **by.fields(),
+        )
+
+    @event("CoordinationUnitLeft")
+    def _coordination_unit_left(
+        self,
+        unit_organisation_id: UUID,
+        effective_date: date,
+        request_id: str,
+        source_system: str,
+    ) -> None:
+        self.coordination_units = {
+            k: v for k, v in self.coordination_units.items() if k != unit_organisation_id
+        }
         self._advance(effective_date)
 
     # -- closing ----------------------------------------------------------------

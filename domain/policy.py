@@ -24,6 +24,10 @@ class Policy:
     general_branch_max_members: int = 100
     # Minimum age on the application date.
     minimum_application_age: int = 18
+    # The organisation talks with an applicant (入党谈话) "within 1 month" of the
+    # application; counted as days after the application date, the talk on day 31 is
+    # in time, on day 32 late (*policy*: the month as 31 days).
+    application_talk_days: int = 31
     # Time as activist before becoming a development target.
     activist_min_years: int = 1
     # Training of a development target: 3 days, or 24 class hours.
@@ -35,6 +39,15 @@ class Policy:
     # meeting; with a stated reason the window stretches to 6 at most.
     admission_approval_months: int = 3
     admission_approval_max_months: int = 6
+    # *policy* "A candidate who leaves their unit within 3 months of admission is
+    # generally not admitted there": a development target whose formal organisation
+    # changed (transfer accepted) less than this many months before the branch
+    # meeting is admitted only with a stated exception reason (0 turns the check off).
+    admission_min_months_in_unit: int = 3
+    # *policy* A resident unit hears the opinion of the community a member reports to
+    # before admitting them; without one the admission is shown in the compliance
+    # views (False, the default: a warning) or refused (True).
+    community_opinion_required: bool = False
     # Probation lasts 1 year; it may be extended once, for 6 to 12 months.
     probation_years: int = 1
     probation_extension_min_months: int = 6

@@ -87,7 +87,12 @@ COMMANDS: dict[str, Command] = {
         **_when(d, day),
     ),
     "admit": lambda m, d, day: m.admit_as_probationary(
-        delay_reason=d.draw(st.sampled_from([None, "vacancy"])), **_decision(d, day)
+        delay_reason=d.draw(st.sampled_from([None, "vacancy"])),
+        exception_reason=d.draw(st.sampled_from([None, "posted here for good"])),
+        **_decision(d, day),
+    ),
+    "talk": lambda m, d, day: m.record_application_talk(
+        held_by=d.draw(st.sampled_from(ORGS)), **_when(d, day)
     ),
     "convert": lambda m, d, day: m.convert(**_decision(d, day)),
     "extend": lambda m, d, day: m.extend_probation(
@@ -135,6 +140,12 @@ COMMANDS: dict[str, Command] = {
         community_id=d.draw(st.sampled_from(COMMUNITIES)), **_when(d, day)
     ),
     "end_registration": lambda m, d, day: m.end_community_registration(**_when(d, day)),
+    "opinion": lambda m, d, day: m.record_community_opinion(
+        community_id=d.draw(st.sampled_from(COMMUNITIES)),
+        summary="x",
+        favourable=d.draw(st.booleans()),
+        **_when(d, day),
+    ),
     "feedback": lambda m, d, day: m.record_community_feedback(
         community_id=d.draw(st.sampled_from(COMMUNITIES)),
         to_organisation_id=BRANCH,
@@ -217,7 +228,10 @@ def check_member(m: Member) -> None:
     if m.placement_organisation_id is not None:
         assert Circumstance.MOBILE in m.circumstances and m.is_member
     if m.community_id is not None:
-        assert Circumstance.IN_SERVICE in m.circumstances and m.is_member
+        assert Circumstance.IN_SERVICE in m.circumstances and m.stage is not Stage.APPLICANT
+    if m.activist_since is not None:
+        assert all(m.applied_on <= t <= m.activist_since for t in m.application_talks)
+
     if m.transfer is not None:
         assert m.transfer.from_organisation_id == m.organisation_id
         assert m.transfer.to_organisation_id != m.transfer.from_organisation_id
