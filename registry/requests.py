@@ -161,6 +161,7 @@ class _Approved(_Change):
 
 class AdmitProbationary(_Approved):
     delay_reason: Text | None = None
+    exception_reason: Text | None = None
 
 
 class ConvertToFull(_Approved):
@@ -258,6 +259,28 @@ class RecordReturnSlip(_Change):
     letter_number: Text
 
 
+class RecordApplicationTalk(_Change):
+    held_by_code: Code | None = None
+
+
+class RecordCommunityOpinion(_Change):
+    community_code: Code
+    summary: LongText
+    favourable: bool
+
+
+class JoinCoordinationBody(_Change):
+    needs_member: bool = Field(default=False, exclude=True)
+    street_code: Code
+    unit_organisation_code: Code
+
+
+class LeaveCoordinationBody(_Change):
+    needs_member: bool = Field(default=False, exclude=True)
+    street_code: Code
+    unit_organisation_code: Code
+
+
 # Kinds carried as branches of the frozen ChangeRequest union.
 UNION_KINDS: tuple[type[_Change], ...] = (
     EstablishOrganisation,
@@ -302,6 +325,10 @@ STANDALONE_KINDS: tuple[type[_Change], ...] = (
     EndPlacement,
     RenewTransfer,
     RecordReturnSlip,
+    RecordApplicationTalk,
+    RecordCommunityOpinion,
+    JoinCoordinationBody,
+    LeaveCoordinationBody,
 )
 
 CHANGES: dict[str, type[_Change]] = {cls.__name__: cls for cls in UNION_KINDS + STANDALONE_KINDS}

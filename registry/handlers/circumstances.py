@@ -56,6 +56,19 @@ def record_community_feedback(op: Op, change: rq.RecordCommunityFeedback) -> lis
     return [member]
 
 
+def record_community_opinion(op: Op, change: rq.RecordCommunityOpinion) -> list[Aggregate]:
+    member = op.member()
+    community = op.organisation(change.community_code)
+    op.authorise(community.id, member.organisation_id)
+    member.record_community_opinion(
+        community_id=community.id,
+        summary=change.summary,
+        favourable=change.favourable,
+        **op.when,
+    )
+    return [member]
+
+
 def place(op: Op, change: rq.PlaceMobileMember) -> list[Aggregate]:
     member = op.member()
     host = op.active_organisation(change.organisation_code)
@@ -82,6 +95,7 @@ HANDLERS: dict[type, Handler] = {
     rq.RegisterWithCommunity: register_with_community,
     rq.EndCommunityRegistration: end_community_registration,
     rq.RecordCommunityFeedback: record_community_feedback,
+    rq.RecordCommunityOpinion: record_community_opinion,
     rq.PlaceMobileMember: place,
     rq.EndPlacement: end_placement,
 }

@@ -43,6 +43,15 @@ def apply(op: Op, change: rq.ApplyForMembership) -> list[Aggregate]:
     return [member]
 
 
+def record_application_talk(op: Op, change: rq.RecordApplicationTalk) -> list[Aggregate]:
+    member = op.own_member()
+    # The acting organisation held the talk unless the request names another.
+    code = change.held_by_code or op.request.acting_organisation
+    held_by = op.active_organisation(code).id
+    member.record_application_talk(held_by=held_by, policy=op.ctx.policy, **op.when)
+    return [member]
+
+
 def admit_activist(op: Op, change: rq.AdmitActivist) -> list[Aggregate]:
     member = op.own_member()
     member.admit_as_activist(decided_by=op.acting_id, **op.when)
@@ -90,6 +99,7 @@ def admit_probationary(op: Op, change: rq.AdmitProbationary) -> list[Aggregate]:
         approver=op.acting_organisation(),
         approved_on=change.approved_on,
         delay_reason=change.delay_reason,
+        exception_reason=change.exception_reason,
         policy=op.ctx.policy,
         **op.when,
     )
@@ -134,6 +144,7 @@ def cancel_probation(op: Op, change: rq.CancelProbation) -> list[Aggregate]:
 
 HANDLERS: dict[type, Handler] = {
     rq.ApplyForMembership: apply,
+    rq.RecordApplicationTalk: record_application_talk,
     rq.AdmitActivist: admit_activist,
     rq.AdmitDevelopmentTarget: admit_development_target,
     rq.RecordPoliticalReview: record_political_review,

@@ -62,6 +62,22 @@ def release_unit(op: Op, change: rq.ReleaseUnit) -> list[Aggregate]:
     return [organisation]
 
 
+def join_coordination_body(op: Op, change: rq.JoinCoordinationBody) -> list[Aggregate]:
+    street = op.organisation(change.street_code)
+    op.authorise(street.id)
+    unit = op.organisation(change.unit_organisation_code)
+    street.admit_to_coordination_body(unit=unit, **op.when)
+    return [street]
+
+
+def leave_coordination_body(op: Op, change: rq.LeaveCoordinationBody) -> list[Aggregate]:
+    street = op.organisation(change.street_code)
+    op.authorise(street.id)
+    unit = op.organisation(change.unit_organisation_code)
+    street.release_from_coordination_body(unit_organisation_id=unit.id, **op.when)
+    return [street]
+
+
 def merge(op: Op, change: rq.MergeOrganisation) -> list[Aggregate]:
     organisation = op.organisation(change.organisation_code)
     target = op.organisation(change.into_organisation_code)
@@ -96,6 +112,8 @@ HANDLERS: dict[type, Handler] = {
     rq.ReparentOrganisation: reparent,
     rq.CoverUnit: cover_unit,
     rq.ReleaseUnit: release_unit,
+    rq.JoinCoordinationBody: join_coordination_body,
+    rq.LeaveCoordinationBody: leave_coordination_body,
     rq.MergeOrganisation: merge,
     rq.DissolveOrganisation: dissolve,
 }

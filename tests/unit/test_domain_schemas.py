@@ -138,6 +138,9 @@ def every_event() -> list[Any]:
     m.record_community_feedback(
         community_id=community, to_organisation_id=BRANCH, summary="ok", effective_date=d, **kw
     )
+    m.record_community_opinion(
+        community_id=community, summary="ok", favourable=True, effective_date=d, **kw
+    )
     m.end_community_registration(effective_date=d, **kw)
     m.place(
         organisation_id=uuid4(), identity_verified=True, card_number="C-1", effective_date=d, **kw
@@ -187,6 +190,7 @@ def every_event() -> list[Any]:
     r = full_member()
     r.remove(reason="x", decided_by=BRANCH, effective_date=d, **kw)
     a = applicant()
+    a.record_application_talk(held_by=BRANCH, effective_date=date(2020, 3, 20), **kw)
     a.record_death(effective_date=d, **kw)
 
     c = city()
@@ -196,9 +200,11 @@ def every_event() -> list[Any]:
     jb.rename(name="y", effective_date=d, by=BY)
     jb.reparent(parent=street(district(c)), effective_date=d, by=BY)
     other = org(OrganisationLevel.UNIT, s, OrganisationKind.BRANCH)
+    s.admit_to_coordination_body(unit=jb, effective_date=d, by=BY)
+    s.release_from_coordination_body(unit_organisation_id=jb.id, effective_date=d, by=BY)
     jb.merge_into(target=other, member_count=0, effective_date=d, by=BY)
     other.dissolve(member_count=0, effective_date=d, by=BY)
-    return [e for agg in (m, p, r, a, jb, other) for e in agg.collect_events()]
+    return [e for agg in (m, p, r, a, jb, other, s) for e in agg.collect_events()]
 
 
 def plain(v: Any) -> Any:
