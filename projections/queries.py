@@ -9,6 +9,7 @@ from typing import Any
 
 from projections.database import Database
 from projections.subtree import subtree_ids
+from projections.tables import OPEN_END
 
 STAGES = ("APPLICANT", "ACTIVIST", "DEVELOPMENT_TARGET", "PROBATIONARY", "FULL")
 MEMBER_STAGES = ("PROBATIONARY", "FULL")
@@ -134,6 +135,33 @@ def member(db: Database, member_id: str) -> dict[str, Any]:
         )
     }
     return result
+
+
+def coordination_body(db: Database, code: str, on: date | None = None) -> dict[str, Any]:
+    """The unit organisations in a street's coordination body (党建工作协调议事机构): now,
+    or on `on` by effective dates; by unit code."""
+    org = organisation(db, code)
+    if on is None:
+        where, params = "c.left_on = ?", (OPEN_END,)
+    else:
+        where, params = "c.joined_on <= ? AND c.left_on > ?", (on.isoformat(), on.isoformat())
+    rows = db.query(
+        "SELECT c.unit_id, o.code, o.name, o.status, c.joined_on, c.left_on"
+        " FROM rm_coordination_units c LEFT JOIN rm_organisations o ON o.id = c.unit_id"
+        f" WHERE c.street_id = ? AND {where} ORDER BY o.code, c.unit_id",
+        (org["id"], *params),
+    )
+    keys = ("unit_organisation_id", "code", "name", "status", "joined_on", "left_on")
+    units = [dict(zip(keys, r, strict=True)) for r in rows]
+    for unit in units:
+        if unit["left_on"] == OPEN_END:
+            unit["left_on"] = None
+    return {
+        "organisation": org["code"],
+        "level": org["level"],
+        "on": on.isoformat() if on else None,
+        "units": units,
+    }
 
 
 # -- rollups --------------------------------------------------------------------

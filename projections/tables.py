@@ -16,11 +16,15 @@ TABLES = (
     "rm_organisations",
     "rm_organisation_history",
     "rm_organisation_units",
+    "rm_coordination_units",
     "rm_members",
     "rm_member_circumstances",
     "rm_member_history",
     "rm_member_timeline",
     "rm_movements",
+    "rm_member_talks",
+    "rm_member_opinions",
+    "rm_admission_exceptions",
     "rm_audit",
     "rm_versions",
     "rm_offsets",
@@ -48,6 +52,12 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS rm_organisation_units (
         organisation_id TEXT NOT NULL, unit_code TEXT NOT NULL, covered_since TEXT NOT NULL,
         PRIMARY KEY (organisation_id, unit_code))""",
+    # Unit organisations in a street's coordination body, [joined_on, left_on): the body
+    # now is a range on the street, as of D two comparisons on the same rows.
+    """CREATE TABLE IF NOT EXISTS rm_coordination_units (
+        street_id TEXT NOT NULL, unit_id TEXT NOT NULL, version INTEGER NOT NULL,
+        joined_on TEXT NOT NULL, left_on TEXT NOT NULL,
+        PRIMARY KEY (street_id, unit_id, version))""",
     # The current state of every member; exits keep the row with their status.
     """CREATE TABLE IF NOT EXISTS rm_members (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, sex TEXT NOT NULL, birth_date TEXT NOT NULL,
@@ -117,6 +127,21 @@ DDL = [
         ON rm_movements (organisation_id, kind, effective_date)""",
     """CREATE INDEX IF NOT EXISTS rm_movements_incoming
         ON rm_movements (other_organisation_id, kind, effective_date)""",
+    # Facts the compliance views look for, per member (primary key prefix: member_id):
+    # talks with the applicant (入党谈话), opinions of the community the member reports
+    # to, and admissions given despite a recent transfer, with the reason.
+    """CREATE TABLE IF NOT EXISTS rm_member_talks (
+        member_id TEXT NOT NULL, version INTEGER NOT NULL, effective_date TEXT NOT NULL,
+        held_by TEXT NOT NULL, late INTEGER NOT NULL,
+        PRIMARY KEY (member_id, version))""",
+    """CREATE TABLE IF NOT EXISTS rm_member_opinions (
+        member_id TEXT NOT NULL, version INTEGER NOT NULL, effective_date TEXT NOT NULL,
+        community_id TEXT NOT NULL, favourable INTEGER NOT NULL,
+        PRIMARY KEY (member_id, version))""",
+    """CREATE TABLE IF NOT EXISTS rm_admission_exceptions (
+        member_id TEXT NOT NULL, version INTEGER NOT NULL, effective_date TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (member_id, version))""",
     # organisation_id: the organisation an event concerns (the member's formal one after
     # the event, or the organisation itself), so one trail serves both.
     """CREATE TABLE IF NOT EXISTS rm_audit (

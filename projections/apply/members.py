@@ -133,6 +133,12 @@ def _probationary_admitted(cur: Cursor, member_id: str, r: Record) -> None:
         probation_ends_on=r["probation_ends_on"],
     )
     record_history(cur, member_id, r, stage="PROBATIONARY")
+    if r.get("exception_reason"):
+        cur.execute(
+            "INSERT INTO rm_admission_exceptions (member_id, version, effective_date, reason)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (member_id, r["version"], day(r), r["exception_reason"]),
+        )
     # Admissions count where approved (DOMAIN.md, Counting).
     _movement(cur, member_id, r, "ADMITTED", r["approved_by"], current and current[0])
 
@@ -304,6 +310,22 @@ def _transfer_refused(cur: Cursor, member_id: str, r: Record) -> None:
     record_history(cur, member_id, r, in_transit_to=None)
 
 
+def _talk_held(cur: Cursor, member_id: str, r: Record) -> None:
+    cur.execute(
+        "INSERT INTO rm_member_talks (member_id, version, effective_date, held_by, late)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (member_id, r["version"], day(r), text(r["held_by"]), int(bool(r["late"]))),
+    )
+
+
+def _opinion_heard(cur: Cursor, member_id: str, r: Record) -> None:
+    cur.execute(
+        "INSERT INTO rm_member_opinions (member_id, version, effective_date, community_id,"
+        " favourable) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (member_id, r["version"], day(r), text(r["community_id"]), int(bool(r["favourable"]))),
+    )
+
+
 def _audit_only(cur: Cursor, member_id: str, r: Record) -> None:
     """Facts kept on the trail only (review, training, sponsors, feedback, return slip):
     no roster, history or statistic reads them."""
@@ -351,9 +373,13 @@ _BY_EVENT: dict[str, Callable[[Cursor, str, Record], None]] = {
     "MemberTrainingRecorded": _audit_only,
     "MemberSponsorsNamed": _audit_only,
     "MemberReturnSlipRecorded": _audit_only,
+    "MemberApplicationTalkHeld": _talk_held,
+    "MemberCommunityOpinionHeard": _opinion_heard,
 }
+# Facts that change no attribute of the history: nothing to refold.
+_NO_REFOLD = (_audit_only, _talk_held, _opinion_heard)
 
 MEMBER_HANDLERS: dict[str, Handler] = {
-    name: handler if handler is _audit_only else _then_refold(handler)
+    name: handler if handler in _NO_REFOLD else _then_refold(handler)
     for name, handler in _BY_EVENT.items()
 }

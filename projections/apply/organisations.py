@@ -1,5 +1,6 @@
 """Organisation events → rm_organisations (now), rm_organisation_history (parent and
-status by effective date, for subtrees as of a date), rm_organisation_units."""
+status by effective date, for subtrees as of a date), rm_organisation_units,
+rm_coordination_units (a street's coordination body)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from projections.apply.common import Handler, Record, day, text
 from projections.database import Cursor
+from projections.tables import OPEN_END
 
 
 def _history(cur: Cursor, organisation_id: str, r: Record, **attributes: Any) -> None:
@@ -79,6 +81,23 @@ def _unit_released(cur: Cursor, organisation_id: str, r: Record) -> None:
     )
 
 
+def _coordination_joined(cur: Cursor, street_id: str, r: Record) -> None:
+    cur.execute(
+        "INSERT INTO rm_coordination_units (street_id, unit_id, version, joined_on, left_on)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (street_id, text(r["unit_organisation_id"]), r["version"], day(r), OPEN_END),
+    )
+
+
+def _coordination_left(cur: Cursor, street_id: str, r: Record) -> None:
+    # The domain lets a unit leave only while it is in the body, so one row is open.
+    cur.execute(
+        "UPDATE rm_coordination_units SET left_on = ?"
+        " WHERE street_id = ? AND unit_id = ? AND left_on = ?",
+        (day(r), street_id, text(r["unit_organisation_id"]), OPEN_END),
+    )
+
+
 ORGANISATION_HANDLERS: dict[str, Handler] = {
     "OrganisationEstablished": _established,
     "OrganisationRenamed": _renamed,
@@ -87,4 +106,6 @@ ORGANISATION_HANDLERS: dict[str, Handler] = {
     "OrganisationDissolved": _closed("DISSOLVED"),
     "OrganisationUnitCovered": _unit_covered,
     "OrganisationUnitReleased": _unit_released,
+    "OrganisationCoordinationUnitJoined": _coordination_joined,
+    "OrganisationCoordinationUnitLeft": _coordination_left,
 }
