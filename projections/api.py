@@ -155,9 +155,15 @@ ROUTES: tuple[Route, ...] = (
            Param("to", "date", "Last day.", True))),
     Route("/organisations/{code}/compliance", "getCompliance",
           "Units needing an organisation, transfers past validity, mobile members not placed, "
-          "probation past its end.",
+          "probation past its end, applicants without a talk in time, admissions without the "
+          "community's opinion, admissions given despite a recent transfer.",
           lambda db, code, on: compliance.compliance(db, code, on),
           (CODE, Param("on", "date", "The day to judge on (default today)."))),
+    Route("/organisations/{code}/coordination-body", "getCoordinationBody",
+          "Unit organisations in a street's coordination body (党建工作协调议事机构), now or "
+          "as of a date.",
+          lambda db, code, on: queries.coordination_body(db, code, on),
+          (CODE, Param("on", "date", "As of this day (effective dates); default now."))),
     Route("/organisations/{code}/reports/{year}", "getReport",
           "Annual (31 December) or half-year (30 June) report.", _report,
           (CODE, Param("year", "integer", "Report year.", True, "path"),

@@ -3,7 +3,9 @@ as JSON or CSV.
 
 A report is the rollup as of the report day (by effective dates, so changes recorded
 after the day but effective before it are in), the statistics of the period from
-1 January to the report day, and the organisations active on that day.
+1 January to the report day, the organisations active on that day, and how many items
+each compliance view lists when judged on the report day (the lists themselves are
+`projections.compliance`).
 CSV is flat: one row per figure, `section,key,value`, so any spreadsheet reads it.
 """
 
@@ -15,6 +17,8 @@ import json
 from datetime import date
 from typing import Any
 
+from domain.policy import DEFAULT_POLICY, Policy
+from projections.compliance import compliance
 from projections.database import Database
 from projections.queries import rollup
 from projections.statistics import statistics
@@ -26,10 +30,13 @@ def report_day(year: int, half: bool) -> date:
     return date(year, 6, 30) if half else date(year, 12, 31)
 
 
-def report(db: Database, code: str, year: int, *, half: bool = False) -> dict[str, Any]:
+def report(
+    db: Database, code: str, year: int, *, half: bool = False, policy: Policy = DEFAULT_POLICY
+) -> dict[str, Any]:
     day = report_day(year, half)
     figures = rollup(db, code, as_of=day)
     period = statistics(db, code, date(year, 1, 1), day)
+    views = compliance(db, code, day, policy)
     return {
         "organisation": figures["organisation"],
         "level": figures["level"],
@@ -49,6 +56,7 @@ def report(db: Database, code: str, year: int, *, half: bool = False) -> dict[st
             )
         },
         "organisations": period["organisations"],
+        "compliance": {k: len(v) for k, v in views.items() if isinstance(v, list)},
     }
 
 
@@ -70,7 +78,7 @@ def to_csv(result: dict[str, Any]) -> str:
     writer.writerow(CSV_HEADER)
     for key in ("organisation", "level", "kind", "as_of"):
         writer.writerow(("report", key, result[key]))
-    for section in ("period", "members", "movements", "organisations"):
+    for section in ("period", "members", "movements", "organisations", "compliance"):
         for row in _rows(section, result[section]):
             writer.writerow("" if v is None else v for v in row)
     return out.getvalue()

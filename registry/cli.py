@@ -137,6 +137,12 @@ def _query_commands(sub: Any) -> None:
     comp.add_argument("code", help="organisation code")
     comp.add_argument("--on", type=_day, help="the day to judge on (default today)")
     comp.set_defaults(func=_query, query="compliance")
+    body = sub.add_parser(
+        "coordination-body", help="unit organisations in a street's coordination body"
+    )
+    body.add_argument("code", help="street organisation code")
+    body.add_argument("--on", type=_day, help="as of this day (default now)")
+    body.set_defaults(func=_query, query="coordination-body")
     serve = sub.add_parser("serve", help="serve the read-only HTTP API (OpenAPI at /openapi.json)")
     serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
@@ -253,9 +259,13 @@ def _query(settings: Settings, args: argparse.Namespace) -> int:
         elif args.query == "stats":
             result = statistics.statistics(db, args.code, args.start, args.end)
         elif args.query == "compliance":
-            result = compliance.compliance(db, args.code, args.on)
+            result = compliance.compliance(db, args.code, args.on, settings.domain_policy())
+        elif args.query == "coordination-body":
+            result = queries.coordination_body(db, args.code, args.on)
         elif args.query == "report":
-            found = reports.report(db, args.code, args.year, half=args.half)
+            found = reports.report(
+                db, args.code, args.year, half=args.half, policy=settings.domain_policy()
+            )
             sys.stdout.write(reports.render(found, args.format))
             return 0
         else:

@@ -52,7 +52,7 @@ class Settings(BaseModel):
         "Asia/Shanghai",
         description="Where 'today' is decided: an effective date after today is refused.",
     )
-    policy: dict[str, int] = Field(
+    policy: dict[str, int | bool] = Field(
         default_factory=dict,
         description="Overrides of the rules DOMAIN.md marks *policy* (see domain/policy.py), "
         "e.g. [policy] transfer_letter_default_days = 30.",
@@ -69,7 +69,7 @@ class Settings(BaseModel):
 
     @field_validator("policy")
     @classmethod
-    def _known_policy(cls, value: dict[str, int]) -> dict[str, int]:
+    def _known_policy(cls, value: dict[str, int | bool]) -> dict[str, int | bool]:
         known = {f.name for f in fields(Policy)}
         unknown = sorted(set(value) - known)
         if unknown:

@@ -15,7 +15,7 @@ import pytest
 
 from projections.api import ROUTES, make_server, openapi
 from projections.database import Database
-from tests.unit.projection_events import Feed, db_fixture, mid  # noqa: F401
+from tests.unit.projection_events import Feed, db_fixture, mid, oid  # noqa: F401
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -26,6 +26,8 @@ def base_url(db: Database) -> Iterator[str]:
     feed.city()
     feed.full_member("甲", "XH-S1-C1")
     feed.applicant("乙", "XH-S1-C1")
+    feed.apply("OrganisationCoordinationUnitJoined", oid("XH-S1"), date(2024, 1, 1),
+               unit_organisation_id=oid("PD-S1-U1"))  # fmt: skip
     server = make_server(db, port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -65,8 +67,12 @@ def test_every_route_answers(base_url: str) -> None:
     assert org_trail["items"][0]["event_type"] == "OrganisationEstablished"
     _, stats = get(f"{base_url}/organisations/SH/statistics?from=2023-01-01&to=2023-12-31")
     assert stats["admissions"] == 1
-    status, _ = get(f"{base_url}/organisations/SH/compliance?on={date(2025, 1, 1)}")
-    assert status == 200
+    status, views = get(f"{base_url}/organisations/SH/compliance?on={date(2025, 1, 1)}")
+    assert status == 200 and [a["name"] for a in views["applicants_without_talk"]] == ["乙"]
+    _, body = get(f"{base_url}/organisations/XH-S1/coordination-body")
+    assert [u["code"] for u in body["units"]] == ["PD-S1-U1"]
+    _, body = get(f"{base_url}/organisations/XH-S1/coordination-body?on=2023-12-31")
+    assert body["units"] == []
     _, report = get(f"{base_url}/organisations/SH/reports/2024?half=true")
     assert report["as_of"] == "2024-06-30" and report["movements"]["conversions"] == 1
     _, one = get(f"{base_url}/members/{member}")

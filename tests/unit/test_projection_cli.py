@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from projections.database import Database
 from projections.tables import create_tables
 from registry.cli import main
 from registry.config import Settings
-from tests.unit.projection_events import Feed, mid
+from tests.unit.projection_events import Feed, mid, oid
 
 
 @pytest.fixture
@@ -23,6 +24,8 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     feed.city()
     feed.full_member("甲", "XH-S1-C1")
     feed.applicant("乙", "XH-S1-C1")
+    feed.apply("OrganisationCoordinationUnitJoined", oid("XH-S1"), date(2024, 1, 1),
+               unit_organisation_id=oid("XH-S1-U1"))  # fmt: skip
     db.close()
     return tmp_path
 
@@ -47,7 +50,13 @@ def test_query_commands(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> N
     _, out = run(data_dir, capsys, "report", "SH", "--year", "2024", "--half")
     assert json.loads(out)["as_of"] == "2024-06-30"
     _, out = run(data_dir, capsys, "compliance", "SH", "--on", "2025-01-01")
-    assert json.loads(out)["organisation"] == "SH"
+    views = json.loads(out)
+    assert views["organisation"] == "SH"
+    assert [a["name"] for a in views["applicants_without_talk"]] == ["乙"]
+    _, out = run(data_dir, capsys, "coordination-body", "XH-S1")
+    assert [u["code"] for u in json.loads(out)["units"]] == ["XH-S1-U1"]
+    _, out = run(data_dir, capsys, "coordination-body", "XH-S1", "--on", "2023-12-31")
+    assert json.loads(out)["units"] == []
     _, out = run(data_dir, capsys, "trail", "XH-S1-C1", "--limit", "2")
     assert len(json.loads(out)["items"]) == 2
     _, out = run(data_dir, capsys, "trail", str(mid("甲")))

@@ -4,11 +4,13 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import date, timedelta
 
 from domain.policy import Policy
-from projections import compliance, queries
+from projections import compliance, queries, reports
 from projections.database import Database
 from tests.unit.projection_events import Feed, db_fixture, oid  # noqa: F401
 
@@ -192,3 +194,21 @@ def test_the_streets_coordination_body_now_and_as_of(db: Database) -> None:
     assert (body["organisation"], body["level"], body["on"]) == ("XH-S1", "STREET", None)
     assert body["units"][0]["status"] == "ACTIVE" and body["units"][0]["name"] == "org PD-S1-U1"
     assert queries.coordination_body(db, "PD-S1")["units"] == []
+
+
+def test_the_report_counts_what_each_compliance_view_lists(db: Database) -> None:
+    feed = Feed(db)
+    feed.city()
+    feed.applicant("甲", "XH-S1-C1", APPLIED)
+    half = reports.report(db, "XH", 2025, half=True)
+    assert half["compliance"]["applicants_without_talk"] == 1
+    assert half["compliance"]["admissions_without_community_opinion"] == 0
+    assert set(half["compliance"]) == {
+        k
+        for k, v in compliance.compliance(db, "XH", date(2025, 6, 30)).items()
+        if isinstance(v, list)
+    }
+    rows = list(csv.reader(io.StringIO(reports.render(half, "csv"))))
+    assert ["compliance", "applicants_without_talk", "1"] in rows
+    lenient = reports.report(db, "XH", 2025, half=True, policy=Policy(application_talk_days=200))
+    assert lenient["compliance"]["applicants_without_talk"] == 0
