@@ -29,6 +29,8 @@ from kafka.consumer.fetcher import ConsumerRecord
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import RecordReader
 from domain.change_request import ChangeRequest, DeadLetter, change_request_id
+from domain.errors import DomainError
+from domain.identity import CitizenId
 from registry.config import Settings
 from registry.handlers import Batch, Context, ReceivedRecord, handle
 from registry.store import EventStore
@@ -91,6 +93,7 @@ class Ingest:
             return
         name = self._tracking_name(tp, state.incarnation)
         batch = Batch(self.store)
+        batch.expect(self._ids_to_look_up(records))
         for record in records:
             handle(batch, self._received(tp, state, record), self.ctx)
         try:
@@ -181,6 +184,25 @@ class Ingest:
             change_request_id(str(fields.get("source_system")), str(fields.get("request_id")))
         )
         return isinstance(handled, ChangeRequest) and received_from in handled.received_from
+
+    def _ids_to_look_up(self, records: list[ConsumerRecord]) -> set[UUID]:
+        """The request and member ids the batch will ask for, as far as the raw records
+        tell; a wrong guess only costs the lookup it meant to save."""
+        ids: set[UUID] = set()
+        for record in records:
+            try:
+                _, fields = self.ctx.catalog.decode(record.value or b"")
+            except DecodeError:
+                continue
+            source_system = str(fields.get("source_system") or "")[:64] or "?"
+            request_id = str(fields.get("request_id") or "")[:128] or "?"
+            ids.add(change_request_id(source_system, request_id))
+            try:
+                citizen = CitizenId.parse(str(fields.get("member_citizen_id") or ""))
+            except DomainError:
+                continue
+            ids.add(self.ctx.member_ids.for_citizen(citizen.number))
+        return ids
 
     def _get(self, aggregate_id: UUID) -> object | None:
         try:

@@ -6,11 +6,17 @@ and the Kafka offset they came from commit in one transaction (tracking records)
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
+from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Transcoding
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
 
 from registry.config import Settings
 
@@ -55,6 +61,38 @@ class EventStore(Application):
         assert isinstance(self.recorder, ProcessRecorder)
         return self.recorder
 
+    def existing(self, aggregate_ids: Collection[UUID]) -> set[UUID]:
+        """Which of these aggregates have events: one query instead of one failed load
+        each (new applicants and new requests are most of what the ingest looks up)."""
+        if not aggregate_ids:
+            return set()
+        recorder = self.recorder
+        if isinstance(recorder, PostgresApplicationRecorder):
+            statement = SQL(
+                "SELECT DISTINCT originator_id FROM {schema}.{table}"
+                " WHERE originator_id = ANY(%s) AND originator_version = 1"
+            ).format(
+                schema=Identifier(recorder.datastore.schema),
+                table=Identifier(recorder.events_table_name),
+            )
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(statement, (list(aggregate_ids),))
+                return {_uuid(row["originator_id"]) for row in cursor.fetchall()}
+        assert isinstance(recorder, SQLiteApplicationRecorder)
+        ids = [a.hex for a in aggregate_ids]
+        marks = ",".join("?" * len(ids))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT originator_id FROM {recorder.events_table_name}"
+                f" WHERE originator_version = 1 AND originator_id IN ({marks})",
+                ids,
+            )
+            return {_uuid(row[0]) for row in cursor.fetchall()}
+
+
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
 
 def store_environment(settings: Settings) -> dict[str, str]:
     _, cipher_key = settings.keys()
@@ -88,4 +126,22 @@ def store_environment(settings: Settings) -> dict[str, str]:
 
 
 def open_event_store(settings: Settings, **extra: Any) -> EventStore:
+    if settings.uses_postgres:
+        _create_schema(settings)
     return EventStore(env={**store_environment(settings), **extra})
+
+
+def _create_schema(settings: Settings) -> None:
+    """eventsourcing creates its tables but not the schema they live in."""
+    pg = settings.postgres()
+    if not pg["schema"]:
+        return
+    with psycopg.connect(
+        host=pg["host"],
+        port=pg["port"],
+        dbname=pg["dbname"],
+        user=pg["user"],
+        password=pg["password"] or None,
+        autocommit=True,
+    ) as conn:
+        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(pg["schema"])))

@@ -59,10 +59,18 @@ class Batch:
         self.events: list[Any] = []
         # The counts each aggregate was last accounted in (see registry.tally).
         self._footprints: dict[UUID, Footprint] = {}
+        self._absent: set[UUID] = set()
+
+    def expect(self, aggregate_ids: set[UUID]) -> None:
+        """Learns in one query which of these ids have no events yet, so that looking
+        them up costs nothing (new members and new requests are most lookups)."""
+        self._absent |= aggregate_ids - self.store.existing(aggregate_ids)
 
     def get(self, aggregate_id: UUID, cls: type[A]) -> A | None:
         aggregate = self.aggregates.get(aggregate_id)
         if aggregate is None:
+            if aggregate_id in self._absent:
+                return None
             try:
                 aggregate = self.store.repository.get(aggregate_id)
             except AggregateNotFoundError:
