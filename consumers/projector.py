@@ -32,7 +32,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import RecordReader
-from projections.apply import apply_event
+from projections.apply import Event, apply_events
 from projections.database import Cursor, Database
 from projections.tables import create_tables
 from registry.config import Settings
@@ -86,8 +86,8 @@ class Projector:
 
     def _transaction(self) -> AbstractContextManager[Cursor]:
         if self.generation is not None:
-            return self.db.transaction(generation=self.generation)
-        return self.db.transaction(pointer_lock="SHARE")
+            return self.db.transaction(generation=self.generation, pipeline=True)
+        return self.db.transaction(pointer_lock="SHARE", pipeline=True)
 
     def run(self, stop: threading.Event) -> None:
         ensure_topics(self.settings, PROJECTED_TOPICS)
@@ -127,23 +127,29 @@ class Projector:
     def _process(
         self, cur: Cursor, tp: TopicPartition, records: list[ConsumerRecord], position: Position
     ) -> None:
+        events: list[Event] = []
         for record in records:
             epoch = int(header(record, topics.EPOCH) or 0)
             if epoch > position.epoch and record.offset > 0 and position.next_offset > 0:
-                # The topics were published again from the store: start over here.
+                # The topics were published again from the store: start over here (what
+                # came before in this batch is applied and its position kept).
+                self.applied += apply_events(cur, events)
                 position.epoch, position.next_offset, position.last_event_id = epoch, 0, None
                 self._save_position(cur, tp, position)
                 self._seek(tp, 0)
                 return
             position.epoch = max(position.epoch, epoch)
-            self._apply(cur, tp, record, position)
+            decoded = self._decode(cur, tp, record, position)
+            if decoded is not None:
+                events.append(decoded)
             position.next_offset = record.offset + 1
             position.last_event_id = header(record, topics.CE_ID)
+        self.applied += apply_events(cur, events)
         self._save_position(cur, tp, position)
 
-    def _apply(
+    def _decode(
         self, cur: Cursor, tp: TopicPartition, record: ConsumerRecord, position: Position
-    ) -> None:
+    ) -> Event | None:
         try:
             name, fields = self.catalog.decode(record.value or b"")
         except DecodeError as error:
@@ -153,10 +159,9 @@ class Projector:
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (tp.topic, tp.partition, record.offset, position.epoch, f"{error.reason}: {error}"),
             )
-            return
+            return None
         store_position = header(record, topics.POSITION)
-        if apply_event(cur, name, fields, int(store_position) if store_position else None):
-            self.applied += 1
+        return name, fields, int(store_position) if store_position else None
 
     # -- positions ------------------------------------------------------------
 

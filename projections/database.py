@@ -17,7 +17,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,9 +42,12 @@ def table_name(name: str, generation: int) -> str:
 
 class Cursor(Protocol):
     generation: int
+    # Members whose timeline is refolded once at the end of a batch (None: at once).
+    deferred_refolds: set[str] | None
 
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
+    def each_returning(self, sql: str, params: Sequence[Sequence[Any]]) -> list[Any]: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
 
@@ -56,6 +59,7 @@ class _Cursor:
         self._raw = raw
         self._postgres = postgres
         self.generation = generation
+        self.deferred_refolds: set[str] | None = None
 
     def _sql(self, sql: str) -> str:
         if self.generation:
@@ -67,6 +71,23 @@ class _Cursor:
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
         return self._raw.executemany(self._sql(sql), [tuple(p) for p in params])
+
+    def each_returning(self, sql: str, params: Sequence[Sequence[Any]]) -> list[Any]:
+        """Runs the statement once per parameter row, in order; the first returned row of
+        each run (or None). On PostgreSQL one round trip for all of them."""
+        if not params:
+            return []
+        if not self._postgres:
+            results = []
+            for row in params:
+                self._raw.execute(self._sql(sql), tuple(row))
+                results.append(self._raw.fetchone())
+            return results
+        self._raw.executemany(self._sql(sql), [tuple(p) for p in params], returning=True)
+        results = [self._raw.fetchone()]
+        while self._raw.nextset():
+            results.append(self._raw.fetchone())
+        return results
 
     def fetchone(self) -> Any:
         return self._raw.fetchone()
@@ -120,17 +141,23 @@ class Database:
 
     @contextmanager
     def transaction(
-        self, *, generation: int | None = None, pointer_lock: str | None = None
+        self,
+        *,
+        generation: int | None = None,
+        pointer_lock: str | None = None,
+        pipeline: bool = False,
     ) -> Iterator[Cursor]:
         """One transaction on one generation's tables (default: the live one).
 
         `pointer_lock` ("SHARE" or "UPDATE", PostgreSQL only; SQLite serialises writers
         anyway) holds the pointer row, so writers to the live generation and the
-        switch-over of a rebuild exclude each other.
+        switch-over of a rebuild exclude each other. `pipeline` (PostgreSQL) sends
+        statements without waiting for each answer until a result is read: a projector's
+        batch then costs a few round trips instead of several per event.
         """
         with self._lock:
             if self.dialect == "postgres":
-                with self._pg.cursor() as raw:
+                with self._pipeline(pipeline), self._pg.cursor() as raw:
                     cur = _Cursor(raw, postgres=True)
                     try:
                         if generation is None:
@@ -158,6 +185,9 @@ class Database:
                     raise
                 finally:
                     raw.close()
+
+    def _pipeline(self, wanted: bool) -> AbstractContextManager[Any]:
+        return self._pg.pipeline() if wanted else nullcontext()
 
     @staticmethod
     def _read_pointer(cur: _Cursor, lock: str | None) -> int:

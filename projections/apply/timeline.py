@@ -7,6 +7,7 @@ then lands in its place without any special case.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from projections.apply.common import Record, day, text
@@ -36,12 +37,39 @@ def record_history(cur: Cursor, member_id: str, record: Record, **attributes: An
 
 
 def refold(cur: Cursor, member_id: str) -> None:
+    if cur.deferred_refolds is not None:
+        cur.deferred_refolds.add(member_id)
+        return
+    refold_many(cur, [member_id])
+
+
+def refold_many(cur: Cursor, member_ids: Collection[str]) -> None:
+    """The timelines of these members, from their history rows: one read, one delete and
+    one insert for the lot."""
+    if not member_ids:
+        return
+    marks = ", ".join("?" * len(member_ids))
     cur.execute(
-        "SELECT attribute, effective_date, value FROM rm_member_history WHERE member_id = ?"
-        " ORDER BY effective_date, version",
-        (member_id,),
+        "SELECT member_id, attribute, effective_date, value FROM rm_member_history"
+        f" WHERE member_id IN ({marks}) ORDER BY member_id, effective_date, version",
+        tuple(member_ids),
     )
-    rows = cur.fetchall()
+    by_member: dict[str, list[tuple[str, str, Any]]] = {m: [] for m in member_ids}
+    for member_id, attribute, effective_date, value in cur.fetchall():
+        by_member[member_id].append((attribute, effective_date, value))
+    cur.execute(f"DELETE FROM rm_member_timeline WHERE member_id IN ({marks})", tuple(member_ids))
+    columns = list(COLUMNS.values())
+    cur.executemany(
+        "INSERT INTO rm_member_timeline (member_id, valid_from, valid_to, "
+        + ", ".join(columns)
+        + ") VALUES (?, ?, ?"
+        + ", ?" * len(columns)
+        + ")",
+        [row for member_id, rows in by_member.items() for row in _spans(member_id, rows)],
+    )
+
+
+def _spans(member_id: str, rows: list[tuple[str, str, Any]]) -> list[tuple[Any, ...]]:
     state: dict[str, Any] = dict.fromkeys(COLUMNS.values())
     spans: list[tuple[str, dict[str, Any]]] = []
     for attribute, effective_date, value in rows:
@@ -59,21 +87,13 @@ def refold(cur: Cursor, member_id: str) -> None:
         if merged and merged[-1][1] == values:
             continue
         merged.append((start, values))
-    cur.execute("DELETE FROM rm_member_timeline WHERE member_id = ?", (member_id,))
     columns = list(COLUMNS.values())
-    cur.executemany(
-        "INSERT INTO rm_member_timeline (member_id, valid_from, valid_to, "
-        + ", ".join(columns)
-        + ") VALUES (?, ?, ?"
-        + ", ?" * len(columns)
-        + ")",
-        [
-            (
-                member_id,
-                start,
-                merged[i + 1][0] if i + 1 < len(merged) else OPEN_END,
-                *(values[c] for c in columns),
-            )
-            for i, (start, values) in enumerate(merged)
-        ],
-    )
+    return [
+        (
+            member_id,
+            start,
+            merged[i + 1][0] if i + 1 < len(merged) else OPEN_END,
+            *(values[c] for c in columns),
+        )
+        for i, (start, values) in enumerate(merged)
+    ]
