@@ -1,4 +1,5 @@
-"""`python -m bench --quick` (CI) or `python -m bench --full`."""
+"""`python -m bench --quick` (CI) or `python -m bench --full`; `--stages queries` (or any
+comma-separated subset of ingest,relay,projections,e2e,queries,memory) runs only those."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ import logging
 import sys
 from dataclasses import replace
 
-from bench.harness import run_all
+from bench.harness import STAGES, run_all
 from bench.report import write
 from bench.sizes import FULL, QUICK
+
+
+def _stages(value: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip() for s in value.split(",") if s.strip())
+    unknown = [s for s in chosen if s not in STAGES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown stage(s) {', '.join(unknown) or '(none)'}; known: {','.join(STAGES)}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--full", action="store_true", help="the full benchmark")
     parser.add_argument("--runs", type=int, help="repetitions (default 3)")
     parser.add_argument("--city-members", type=int, help="members in the generated city")
+    parser.add_argument(
+        "--stages", type=_stages, default=STAGES, metavar="LIST",
+        help=f"comma-separated stages to run (default all: {','.join(STAGES)}); stages"
+             " another needs (ingest before relay) run untimed as far as needed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = FULL if args.full else QUICK
@@ -26,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = replace(sizes, runs=args.runs)
     if args.city_members:
         sizes = replace(sizes, city_members=args.city_members)
-    figures, meta = run_all(sizes, sys.stdout)
+    figures, meta = run_all(sizes, sys.stdout, args.stages)
     write(figures, meta, sys.stdout)
     return 0
 

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from bench.citygen import load_city
@@ -22,11 +23,16 @@ from bench.stats import median, percentile
 from consumers.projector import PROJECTED_TOPICS
 
 log = logging.getLogger("bench")
+STAGES = ("ingest", "relay", "projections", "e2e", "queries", "memory")
+STAGE_OF_FIGURE = {"ingest": "ingest", "relay": "relay", "projections": "projections",
+                   "end to end": "e2e", "queries": "queries", "memory": "memory"}
 Samples = dict[str, list[float]]
 
 
-def _pipeline(sizes: Sizes, samples: Samples) -> None:
-    """Ingest → relay → projections on one schema and broker, with their baselines."""
+def _pipeline(sizes: Sizes, samples: Samples, stages: frozenset[str]) -> None:
+    """Ingest → relay → projections on one schema and broker, with their baselines; a
+    later stage needs the earlier ones' output, so they run (untimed baselines skipped)
+    as far as the stages asked for require."""
     with bench_env() as env:
         run, store = measure_ingest(env, sizes.requests, env.settings.ingest_batch_size,
                                     sizes.stage_timeout_s)
@@ -34,15 +40,21 @@ def _pipeline(sizes: Sizes, samples: Samples) -> None:
             samples["ingest"].append(run.rate)
             samples["ingest rss 10%"].append(run.rss_mb.get(0.1, float("nan")))
             samples["ingest rss 100%"].append(run.rss_mb.get(1.0, float("nan")))
+            if not stages & {"relay", "projections", "memory"}:
+                return
             relay_s = measure_relay(env, store, sizes.stage_timeout_s)
         finally:
             store.close()
         records = published_records(env)
         samples["relay"].append(len(records) / relay_s)
-        samples["raw produce"].append(measure_raw_produce(env, records).rate)
+        if "relay" in stages:
+            samples["raw produce"].append(measure_raw_produce(env, records).rate)
         projected = sum(1 for r in records if r.topic in PROJECTED_TOPICS)
         del records
-        samples["raw consume"].append(measure_raw_consume(env, projected).rate)
+        if not stages & {"projections", "memory"}:
+            return
+        if "projections" in stages:
+            samples["raw consume"].append(measure_raw_consume(env, projected).rate)
         progress = measure_projections(env, projected, sizes.stage_timeout_s)
         samples["projections"].append(progress.rate)
         samples["projections rss 10%"].append(progress.rss.get(0.1, float("nan")))
@@ -73,48 +85,70 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
 
 def _queries(sizes: Sizes, meta: dict[str, Any]) -> list[Figure]:
     with bench_env(with_broker=False) as env:
-        city = load_city(env.schema, sizes.city_members)
-        meta["city"] = (f"{city.members:,} members, {city.history_rows:,} history rows,"
-                        f" {city.audit_rows:,} audit rows, {city.organisations:,}"
-                        f" organisations, loaded in {city.seconds:.1f} s")
+        city = load_city(env.settings, sizes.city_members)
+        meta["city"] = (f"{city.members:,} members ({city.active:,} active,"
+                        f" {city.exited:,} exited, {city.in_transit:,} in transit),"
+                        f" {city.history_rows:,} history rows, {city.timeline_rows:,}"
+                        f" timeline rows, {city.audit_rows:,} audit rows,"
+                        f" {city.organisations:,} organisations, generation"
+                        f" {city.generation}, loaded in {city.seconds:.1f} s")
         # Every query bounded (libpq reads PGOPTIONS for each new connection).
         os.environ["PGOPTIONS"] = f"-c statement_timeout={sizes.statement_timeout_s * 1000}"
+        TIMEOUTS.clear()
         try:
-            times = measure_queries(env, city, sizes.query_calls, sizes.asof_calls)
+            # One city, `runs` rounds of calls: each round's percentiles are one run.
+            runs = [measure_queries(env, city, sizes.query_calls, sizes.asof_calls, seed=5 + r)
+                    for r in range(sizes.runs)]
             meta["query calls cut off by the statement timeout"] = len(TIMEOUTS)
         finally:
             os.environ.pop("PGOPTIONS", None)
     figures = []
-    for name, t in times.items():
+    for name in runs[0]:
+        calls = f"{len(runs[0][name].query_ms)} calls per run"
         for p in (50, 99):
-            figures.append(figure("queries", f"{name} p{p}", "ms", [percentile(t.query_ms, p)],
-                                  "count(*) same rows", [percentile(t.count_ms, p)]))
+            figures.append(figure(
+                "queries", f"{name} p{p} ({calls})", "ms",
+                [percentile(r[name].query_ms, p) for r in runs], "count(*) same rows",
+                [percentile(r[name].count_ms, p) for r in runs]))
     return figures
 
 
-def run_all(sizes: Sizes, out: TextIO = sys.stdout) -> tuple[list[Figure], dict[str, Any]]:
+def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAGES
+            ) -> tuple[list[Figure], dict[str, Any]]:
+    """The stages asked for (default: all), each repeated `sizes.runs` times (the
+    queries: `sizes.runs` calls of each query per run, on one city)."""
+    chosen = frozenset(stages)
+    unknown = chosen - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stages {sorted(unknown)}; known: {', '.join(STAGES)}")
     started = time.monotonic()
     samples: Samples = defaultdict(list)
-    meta: dict[str, Any] = {"sizes": sizes.name, "runs": sizes.runs}
+    meta: dict[str, Any] = {"sizes": sizes.name, "runs": sizes.runs,
+                            "stages": [s for s in STAGES if s in chosen]}
     for r in range(sizes.runs):
-        out.write(f"run {r + 1}/{sizes.runs}: pipeline\n")
-        _pipeline(sizes, samples)
-        out.write(f"run {r + 1}/{sizes.runs}: baselines\n")
-        _baselines(sizes, samples)
-        out.write(f"run {r + 1}/{sizes.runs}: end to end\n")
-        _end_to_end(sizes, samples)
+        if chosen & {"ingest", "relay", "projections", "memory"}:
+            out.write(f"run {r + 1}/{sizes.runs}: pipeline\n")
+            _pipeline(sizes, samples, chosen)
+        if "ingest" in chosen:
+            out.write(f"run {r + 1}/{sizes.runs}: baselines\n")
+            _baselines(sizes, samples)
+        if "e2e" in chosen:
+            out.write(f"run {r + 1}/{sizes.runs}: end to end\n")
+            _end_to_end(sizes, samples)
         out.flush()
-    out.write("queries: loading the city\n")
-    out.flush()
-    figures = _figures(sizes, samples)
-    try:
-        figures += _queries(sizes, meta)
-    except Exception as error:  # the other stages' figures still count
-        log.exception("the queries stage failed")
-        meta["queries error"] = repr(error)
+    figures = [f for f in _figures(sizes, samples) if STAGE_OF_FIGURE[f.stage] in chosen]
+    if "queries" in chosen:
+        out.write("queries: loading the city\n")
+        out.flush()
+        try:
+            figures += _queries(sizes, meta)
+        except Exception as error:  # the other stages' figures still count
+            log.exception("the queries stage failed")
+            meta["queries error"] = repr(error)
     meta["seconds"] = round(time.monotonic() - started, 1)
-    meta["e2e achieved rate"] = round(median(samples["e2e rate"]), 1)
-    meta["e2e requests without outcome or roster at the end"] = samples["e2e missing"]
+    if "e2e" in chosen:
+        meta["e2e achieved rate"] = round(median(samples["e2e rate"]), 1)
+        meta["e2e requests without outcome or roster at the end"] = samples["e2e missing"]
     return figures, meta
 
 
