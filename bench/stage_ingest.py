@@ -1,4 +1,6 @@
 """Stage 1, ingest: change requests on Kafka → events in PostgreSQL with their outcomes.
+The requests are a mix: new applications (new aggregates) and activist admissions of
+applicants already in the store (each loads an existing Member).
 
 Measured with the configured batch size, against the same requests handled one per
 transaction (ingest_batch_size=1, the plain eventsourcing way), and against
@@ -10,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import chain
 
 from bench import workload
 from bench.env import Env
@@ -21,6 +24,9 @@ from domain.provenance import Provenance
 from registry.handlers import organisation_id
 from registry.runtime import ingest_context
 from registry.store import EventStore, open_event_store
+
+# Activist admissions of earlier applicants in the ingest mix; the rest are applications.
+ADMISSIONS = 0.5
 
 
 @dataclass(frozen=True)
@@ -35,14 +41,19 @@ class IngestRun:
 
 
 def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
-                   tag: str = "ing") -> tuple[IngestRun, EventStore]:
-    """Pre-publishes `requests` applications (organisations are already in the store),
-    then times Ingest from its first record to its last. Returns the store, still open."""
+                   tag: str = "ing", admissions: float = ADMISSIONS
+                   ) -> tuple[IngestRun, EventStore]:
+    """Pre-publishes a mix of `requests`: new applications, and activist admissions
+    (a share `admissions`) of applicants already in the store (seeded with the
+    organisations, untimed), then times Ingest from its first record to its last.
+    Returns the store, still open."""
     settings = env.settings.model_copy(update={"ingest_batch_size": batch_size})
     store = open_event_store(settings)
     ctx = ingest_context(settings)
-    workload.seed_store(store, ctx, workload.organisations(tag))
-    workload.publish(settings, workload.applications(requests, tag))
+    admitted = round(requests * admissions)
+    workload.seed_store(store, ctx, chain(workload.organisations(tag),
+                                          workload.earlier_applications(admitted, tag)))
+    workload.publish(settings, workload.mixed(requests, tag, admitted))
     ingest = Ingest(settings, store, ctx)
     progress = Progress(total=requests)
     ingest.process = progress.wrap(ingest.process)  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ from registry.city import (
     citizen_id,
     city_tree,
 )
-from registry.client import REQUEST_SCHEMA, change_request
+from registry.client import change_request, encode_request
 from registry.config import Settings
 from registry.handlers import Batch, Context, ReceivedRecord, handle
 from registry.integrators import register_integrator
@@ -52,10 +52,14 @@ def applicant_citizen_id(i: int) -> str:
     return citizen_id("310101", BIRTH_BASE + timedelta(days=i // 1000), i % 1000)
 
 
+def home_branch(i: int) -> str:
+    orgs = branches()
+    return orgs[i % len(orgs)]
+
+
 def apply_request(i: int, tag: str, days_ago: int = 30) -> dict[str, Any]:
     rng = random.Random(i)
-    orgs = branches()
-    organisation = orgs[i % len(orgs)]
+    organisation = home_branch(i)
     return change_request(
         request_id=f"{tag}-a{i:08d}",
         source_system=CITY,
@@ -70,6 +74,18 @@ def apply_request(i: int, tag: str, days_ago: int = 30) -> dict[str, Any]:
         phone=f"139{rng.randrange(10**7, 10**8)}",
         address=f"上海市某路{rng.randrange(1, 999)}号",
         organisation_code=organisation,
+    )
+
+
+def admit_activist_request(i: int, tag: str, days_ago: int = 30) -> dict[str, Any]:
+    """Applicant i (applied with `apply_request(i, ...)` earlier) becomes an activist."""
+    return change_request(
+        request_id=f"{tag}-v{i:08d}",
+        source_system=CITY,
+        acting_organisation=home_branch(i),
+        effective_date=date.today() - timedelta(days=days_ago),
+        change="AdmitActivist",
+        member_citizen_id=applicant_citizen_id(i),
     )
 
 
@@ -99,14 +115,40 @@ def encode(request: dict[str, Any], catalog: Catalog | None = None) -> Encoded:
         request["request_id"],
         request.get("member_citizen_id"),
         key,
-        catalog.encode(REQUEST_SCHEMA, request),
+        encode_request(catalog, request),
     )
 
 
-def applications(count: int, tag: str, start: int = 0) -> Iterator[Encoded]:
+def applications(count: int, tag: str, start: int = 0, days_ago: int = 30
+                 ) -> Iterator[Encoded]:
     catalog = load_catalog()
     for i in range(start, start + count):
-        yield encode(apply_request(i, tag), catalog)
+        yield encode(apply_request(i, tag, days_ago), catalog)
+
+
+# Earlier applicants (seeded into the store before a run) are numbered from here, apart
+# from the run's new applicants; applicant_citizen_id keeps both unique.
+EARLIER = 10_000_000
+EARLIER_DAYS_AGO = 400
+
+
+def earlier_applications(count: int, tag: str) -> Iterator[Encoded]:
+    """Applications a year and more back, for the admissions of `mixed` to act on."""
+    return applications(count, tag, start=EARLIER, days_ago=EARLIER_DAYS_AGO)
+
+
+def mixed(count: int, tag: str, admissions: int) -> Iterator[Encoded]:
+    """`count` requests: `admissions` activist admissions of the earlier applicants
+    (spread evenly), the rest new applications."""
+    catalog = load_catalog()
+    admitted = applied = 0
+    for k in range(count):
+        if admitted < admissions and (k + 1) * admissions >= (admitted + 1) * count:
+            yield encode(admit_activist_request(EARLIER + admitted, tag), catalog)
+            admitted += 1
+        else:
+            yield encode(apply_request(applied, tag), catalog)
+            applied += 1
 
 
 def organisations(tag: str) -> list[Encoded]:
