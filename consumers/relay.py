@@ -15,8 +15,10 @@ import contextlib
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -46,6 +48,19 @@ RELAYED_TOPICS = (
 POSITION_WINDOW = 50_000
 
 
+# Rounds handed to the producer before the oldest must be acknowledged.
+ROUNDS_IN_FLIGHT = 2
+# Stored events that never leave the store (by their topic in the store): integrators'
+# scopes and organisations' tallies.
+_NEVER_PUBLISHED = ("domain.integrator:", "registry.tally:")
+
+
+@dataclass
+class _Round:
+    last_position: int
+    sends: list[tuple[Future[Any], str, str]]
+
+
 class Relay:
     def __init__(self, settings: Settings, store: EventStore, catalog: Catalog) -> None:
         self.settings = settings
@@ -58,6 +73,8 @@ class Relay:
         # (topic, partition) → (offset, event id) of the last record published there.
         self._last_published: dict[tuple[str, int], tuple[int, str]] = {}
         self._last_probe = 0.0
+        self._in_flight: deque[_Round] = deque()
+        self._sent: int | None = None  # highest position handed to the producer
         self.epoch = self.recorder.max_tracking_id(EPOCH_TRACKING) or 0
         if self.epoch == 0:
             self._start_epoch(1)
@@ -66,6 +83,7 @@ class Relay:
 
     @property
     def position(self) -> int:
+        """The last store position known to be on Kafka (the checkpoint)."""
         return self.recorder.max_tracking_id(self._checkpoint_name) or 0
 
     def run(self, stop: threading.Event, idle_sleep_s: float = 0.05) -> None:
@@ -76,7 +94,8 @@ class Relay:
                 try:
                     published = self.run_once()
                 except KafkaError as error:
-                    log.warning("relay round failed (%r); new producer, same position", error)
+                    log.warning("relay round failed (%r); new producer, from the checkpoint", error)
+                    self._abandon_rounds()
                     self._reset_producer()
                     stop.wait(0.5)
                     continue
@@ -87,20 +106,31 @@ class Relay:
             self.close()
 
     def run_once(self) -> int:
-        """Publishes the next round of events; returns how many notifications it passed."""
-        start = self.position
+        """Hands the next round of events to the producer and settles the rounds before it
+        (their acknowledgements arrive while this one is read and encoded); with nothing
+        new, settles every round. Returns how many notifications the new round passed."""
+        if self._sent is None:
+            self._sent = self.position
         notifications = self.recorder.select_notifications(
-            start=start + 1, limit=self.settings.relay_batch_size
+            start=self._sent + 1, limit=self.settings.relay_batch_size
         )
-        if not notifications:
-            return 0
-        if start > 0 and not self._positions:
-            self._remember_positions_before(start)
-        sends: list[tuple[Future[Any], str, str]] = []
+        if notifications:
+            self._in_flight.append(self._send(notifications))
+            self._sent = notifications[-1].id
+        while self._in_flight and (len(self._in_flight) > ROUNDS_IN_FLIGHT or not notifications):
+            self._settle(self._in_flight.popleft())
+        return len(notifications)
+
+    def _send(self, notifications: Sequence[Notification]) -> _Round:
+        if not self._positions and notifications[0].id > 1:
+            self._remember_positions_before(notifications[0].id - 1)
         kafka = self._kafka()
+        sends: list[tuple[Future[Any], str, str]] = []
         for notification in notifications:
-            publication = self._publication(notification)
             self._remember_position(notification)
+            if notification.topic.startswith(_NEVER_PUBLISHED):
+                continue  # not decrypted nor decoded: nothing of it leaves the store
+            publication = self._publication(notification)
             if publication is None:
                 continue
             future = kafka.send(
@@ -110,10 +140,13 @@ class Relay:
                 headers=self._headers(publication, notification.id),
             )
             sends.append((future, publication.topic, publication.record["event_id"]))
-        kafka.flush()
+        return _Round(notifications[-1].id, sends)
+
+    def _settle(self, round_: _Round) -> None:
+        """Waits for a round's acknowledgements, then checkpoints it."""
         lost = False
-        for future, topic, ev_id in sends:
-            metadata = future.get(timeout=30)  # raises KafkaError: the round is redone
+        for future, topic, ev_id in round_.sends:
+            metadata = future.get(timeout=30)  # raises KafkaError: redone from the checkpoint
             tp = (topic, metadata.partition)
             previous = self._last_published.get(tp)
             if previous is not None and metadata.offset <= previous[0]:
@@ -121,9 +154,13 @@ class Relay:
             self._last_published[tp] = (metadata.offset, ev_id)
         if lost:
             self._start_epoch(self.epoch + 1)
-            return len(notifications)
-        self.recorder.insert_tracking(Tracking(self._checkpoint_name, notifications[-1].id))
-        return len(notifications)
+            return
+        self.recorder.insert_tracking(Tracking(self._checkpoint_name, round_.last_position))
+
+    def _abandon_rounds(self) -> None:
+        """Rounds not acknowledged are sent again, from the checkpoint."""
+        self._in_flight.clear()
+        self._sent = None
 
     def close(self) -> None:
         if self._producer is not None:
@@ -138,6 +175,7 @@ class Relay:
         return f"relay@{self.epoch}"
 
     def _start_epoch(self, epoch: int) -> None:
+        self._abandon_rounds()
         if epoch > 1:
             log.warning("relay epoch %d: publishing the whole store again", epoch)
         self.recorder.insert_tracking(Tracking(EPOCH_TRACKING, epoch))
