@@ -210,6 +210,63 @@ def _base(db: Database, root_id: str, day: date | None) -> tuple[str, tuple[Any,
     )
 
 
+def _age_band(age: int) -> str:
+    return next((label for upper, label in AGE_BANDS if age <= upper), OLDEST_BAND)
+
+
+# GROUPING(sex, born, joined) of each grouping set of _counts_in_one_pass.
+_BY_PERSON, _BY_BIRTH, _BY_JOINED = 0b011, 0b101, 0b110
+
+
+def _counts_in_one_pass(
+    db: Database, base: str, params: tuple[Any, ...], age_day: date
+) -> dict[str, dict[str, int]]:
+    """Every breakdown from one read of the counted rows, with three hashed grouping sets
+    (PostgreSQL): (stage, sex, ethnicity, education, occupation), (stage, birth year,
+    birthday still to come) and (stage, year joined); the breakdowns are sums of these.
+
+    A query per breakdown read a district's ~60,000 rows seven times (EXPLAIN on a city
+    of 1,000,000: 7 x ~12 ms); seven grouping sets in one query sorted to disk at the
+    default work_mem (~90 ms). Ages are banded here as age_band_sql does in SQL."""
+    sql = (
+        f"{base} SELECT GROUPING(sex, born, joined), stage, sex, ethnicity, education,"
+        " occupation, born, later, joined, count(*) FROM (SELECT stage, sex, ethnicity,"
+        " education, occupation, substr(birth_date, 1, 4) AS born,"
+        " substr(birth_date, 6, 5) > ? AS later, substr(admitted_on, 1, 4) AS joined"
+        " FROM counted) c GROUP BY GROUPING SETS ((stage, sex, ethnicity, education,"
+        " occupation), (stage, born, later), (stage, joined))"
+    )
+    with db.transaction() as cur:
+        # A few thousand groups: enough memory to hash all three sets, no sort spill.
+        cur.execute("SET LOCAL work_mem = '64MB'")
+        cur.execute(sql, (*params, age_day.strftime("%m-%d")))
+        rows = cur.fetchall()
+    keys = ("by_stage", "by_sex", "by_ethnicity", "by_education", "by_occupation",
+            "by_age_band", "by_year_joined")  # fmt: skip
+    counts: dict[str, dict[str, int]] = {k: {} for k in keys}
+
+    def add(key: str, value: Any, n: int) -> None:
+        if value is not None:
+            counts[key][str(value)] = counts[key].get(str(value), 0) + n
+
+    for mask, stage, sex, ethnicity, education, occupation, born, later, joined, n in rows:
+        n = int(n)
+        if mask == _BY_PERSON:
+            add("by_stage", stage, n)
+        if stage not in MEMBER_STAGES:
+            continue
+        if mask == _BY_PERSON:
+            add("by_sex", sex, n)
+            add("by_ethnicity", ethnicity, n)
+            add("by_education", education, n)
+            add("by_occupation", occupation, n)
+        elif mask == _BY_BIRTH and born is not None:
+            add("by_age_band", _age_band(age_day.year - int(born) - (1 if later else 0)), n)
+        elif mask == _BY_JOINED:
+            add("by_year_joined", joined, n)
+    return {key: dict(sorted(c.items())) for key, c in counts.items()}
+
+
 def rollup(db: Database, code: str, *, as_of: date | None = None) -> dict[str, Any]:
     """Counts for the organisation and everything under it: by stage over everyone counted,
     and the breakdowns the statistics ask for over party members (probationary + full).
@@ -220,6 +277,25 @@ def rollup(db: Database, code: str, *, as_of: date | None = None) -> dict[str, A
     org = organisation(db, code)
     age_day = as_of or date.today()
     base, params = _base(db, org["id"], as_of)
+    result: dict[str, Any] = {
+        "organisation": org["code"],
+        "level": org["level"],
+        "as_of": as_of.isoformat() if as_of else None,
+    }
+    if db.dialect == "postgres":
+        result.update(_counts_in_one_pass(db, base, params, age_day))
+    else:
+        result.update(_counts_per_breakdown(db, base, params, age_day))
+    result["by_stage"] = {s: result["by_stage"].get(s, 0) for s in STAGES}
+    result["total"] = sum(result["by_stage"].values())
+    result["party_members"] = sum(result["by_stage"][s] for s in MEMBER_STAGES)
+    return result
+
+
+def _counts_per_breakdown(
+    db: Database, base: str, params: tuple[Any, ...], age_day: date
+) -> dict[str, dict[str, int]]:
+    """One query per breakdown (SQLite has no GROUPING SETS; its cities are small)."""
     base += ", counted_members AS (SELECT * FROM counted WHERE stage IN ('PROBATIONARY', 'FULL'))"
     members = "SELECT {} AS k FROM counted_members"
     dims: dict[str, tuple[str, tuple[Any, ...]]] = {
@@ -231,20 +307,13 @@ def rollup(db: Database, code: str, *, as_of: date | None = None) -> dict[str, A
         "by_age_band": (age_band_sql(), (age_day.year, age_day.strftime("%m-%d"))),
         "by_year_joined": (members.format("substr(admitted_on, 1, 4)"), ()),
     }
-    result: dict[str, Any] = {
-        "organisation": org["code"],
-        "level": org["level"],
-        "as_of": as_of.isoformat() if as_of else None,
-    }
+    result: dict[str, dict[str, int]] = {}
     for key, (select, extra) in dims.items():
         rows = db.query(
             f"{base} SELECT k, count(*) FROM ({select}) keyed GROUP BY k", (*params, *extra)
         )
         counts = {str(k): int(n) for k, n in rows if k is not None}
         result[key] = dict(sorted(counts.items()))
-    result["by_stage"] = {s: result["by_stage"].get(s, 0) for s in STAGES}
-    result["total"] = sum(result["by_stage"].values())
-    result["party_members"] = sum(result["by_stage"][s] for s in MEMBER_STAGES)
     return result
 
 

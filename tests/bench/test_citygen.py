@@ -123,6 +123,10 @@ def test_the_timed_queries_agree_and_add_up(tmp_path: Path, schemas: tuple[str, 
             assert rollup == queries.rollup(theirs, code)
             assert rollup["total"] > 0
             district_totals += rollup["total"]
+        # PostgreSQL's one-pass breakdowns equal the portable query per breakdown.
+        base, params = queries._base(mine, str(citygen.org_id(citygen.CITY)), None)
+        assert queries._counts_in_one_pass(mine, base, params, date.today()) == (
+            queries._counts_per_breakdown(mine, base, params, date.today()))
         city = queries.rollup(mine, citygen.CITY)
         assert city == queries.rollup(theirs, citygen.CITY)
         assert city["total"] == district_totals == roster_total == loaded.active
