@@ -78,7 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     integrator.set_defaults(func=_integrator)
 
     send = sub.add_parser("send", help="publish a change request (JSON) and wait for its outcome")
-    send.add_argument("file", type=Path, help="JSON file with the request ('-' for stdin)")
+    send.add_argument(
+        "file",
+        type=Path,
+        help='JSON file (\'-\' for stdin): {"request_id", "source_system", '
+        '"acting_organisation", "effective_date", "member_citizen_id" (member changes), '
+        '"change": "<Kind>", "fields": {...}}',
+    )
     send.add_argument("--key-secret", default="", help="secret for the partition key hash")
     send.add_argument("--timeout", type=float, default=60, help="seconds to wait for the outcome")
     send.set_defaults(func=_send)
@@ -209,8 +215,33 @@ def _integrator(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _request_from_json(raw: dict[str, Any]) -> dict[str, Any]:
+    """{"request_id", "source_system", "acting_organisation", "effective_date",
+    "member_citizen_id"?, "change": "<Kind>", "fields": {...}} → a client request."""
+    missing = [
+        k
+        for k in ("request_id", "source_system", "acting_organisation", "effective_date", "change")
+        if k not in raw
+    ]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    if not isinstance(raw["change"], str):
+        raise ValueError('"change" is the kind of change, e.g. "AdmitActivist"')
+    from registry.client import change_request
+
+    return change_request(
+        request_id=str(raw["request_id"]),
+        source_system=str(raw["source_system"]),
+        acting_organisation=str(raw["acting_organisation"]),
+        effective_date=date.fromisoformat(str(raw["effective_date"])),
+        change=raw["change"],
+        member_citizen_id=raw.get("member_citizen_id"),
+        **dict(raw.get("fields") or {}),
+    )
+
+
 def _send(settings: Settings, args: argparse.Namespace) -> int:
-    from registry.client import IntegratorClient
+    from registry.client import IntegratorClient, RequestNotEncodable
 
     if settings.kafka_bootstrap is None:
         print(
@@ -218,18 +249,20 @@ def _send(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
-    raw = json.loads(text)
-    request = {
-        **raw,
-        "effective_date": date.fromisoformat(raw["effective_date"]),
-        "change": (
-            f"registry.requests.{raw['change']['kind']}",
-            {k: v for k, v in raw["change"].items() if k != "kind"},
-        ),
-    }
+    try:
+        request = _request_from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError) as error:
+        print(f"not a change request: {error}", file=sys.stderr)
+        return 2
     client = IntegratorClient(settings, key_secret=args.key_secret.encode())
     try:
         outcome = client.send(request, timeout_s=args.timeout)
+    except RequestNotEncodable as error:
+        print(f"the request does not fit its schema: {error}", file=sys.stderr)
+        return 2
+    except TimeoutError as error:
+        print(f"no outcome in time: {error}", file=sys.stderr)
+        return 3
     finally:
         client.close()
     print(json.dumps(outcome, default=str, ensure_ascii=False, indent=2))

@@ -45,10 +45,18 @@ def encode_request(catalog: Catalog, request: dict[str, Any]) -> bytes:
     (every kind after the first, closed ChangeRequest union) is sent in that schema, the
     envelope fields beside the kind's own; the first kinds go in the ChangeRequest union."""
     kind, fields = request["change"]
-    if kind in catalog.by_name:
-        envelope = {k: v for k, v in request.items() if k != "change"}
-        return catalog.encode(kind, {**envelope, **fields})
-    return catalog.encode(REQUEST_SCHEMA, request)
+    try:
+        if kind in catalog.by_name:
+            envelope = {k: v for k, v in request.items() if k != "change"}
+            return catalog.encode(kind, {**envelope, **fields})
+        return catalog.encode(REQUEST_SCHEMA, request)
+    except (ValueError, TypeError, KeyError) as error:
+        # fastavro says what is wrong but not where; name the kind with it.
+        raise RequestNotEncodable(f"{kind.rsplit('.', 1)[-1]}: {error}") from None
+
+
+class RequestNotEncodable(ValueError):
+    """The request does not fit its schema (a missing field, a wrong type)."""
 
 
 class IntegratorClient:
