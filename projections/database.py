@@ -29,6 +29,7 @@ POINTER_TABLE = "registry_live_generation"
 # `\b` does not match between `_` and `r`, so `g2_rm_x` is never rewritten again: SQL
 # that names another generation's table explicitly (the switch-over check) stays as is.
 _TABLE_NAME = re.compile(r"\brm_")
+_RETURNS_ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES|SHOW|EXPLAIN)\b|\bRETURNING\b", re.IGNORECASE)
 
 
 def prefix(generation: int) -> str:
@@ -57,9 +58,20 @@ class _Cursor:
 
     def __init__(self, raw: Any, *, postgres: bool, generation: int = 0) -> None:
         self._raw = raw
+        self._last = raw  # the cursor whose rows fetch*() returns
         self._postgres = postgres
         self.generation = generation
         self.deferred_refolds: set[str] | None = None
+
+    def _cursor_for(self, sql: str) -> Any:
+        # In pipeline mode a psycopg cursor that ran several statements can hand back
+        # the result of an earlier one (seen: fetchall() after executemany() answering
+        # "INSERT 0 1"); a statement whose rows are read gets a cursor of its own.
+        if self._postgres and _RETURNS_ROWS.search(sql):
+            self._last = self._raw.connection.cursor()
+        else:
+            self._last = self._raw
+        return self._last
 
     def _sql(self, sql: str) -> str:
         if self.generation:
@@ -67,9 +79,10 @@ class _Cursor:
         return sql.replace("?", "%s") if self._postgres else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self._raw.execute(self._sql(sql), tuple(params))
+        return self._cursor_for(sql).execute(self._sql(sql), tuple(params))
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        self._last = self._raw
         return self._raw.executemany(self._sql(sql), [tuple(p) for p in params])
 
     def each_returning(self, sql: str, params: Sequence[Sequence[Any]]) -> list[Any]:
@@ -83,17 +96,18 @@ class _Cursor:
                 self._raw.execute(self._sql(sql), tuple(row))
                 results.append(self._raw.fetchone())
             return results
-        self._raw.executemany(self._sql(sql), [tuple(p) for p in params], returning=True)
-        results = [self._raw.fetchone()]
-        while self._raw.nextset():
-            results.append(self._raw.fetchone())
+        cursor = self._raw.connection.cursor()
+        cursor.executemany(self._sql(sql), [tuple(p) for p in params], returning=True)
+        results = [cursor.fetchone()]
+        while cursor.nextset():
+            results.append(cursor.fetchone())
         return results
 
     def fetchone(self) -> Any:
-        return self._raw.fetchone()
+        return self._last.fetchone()
 
     def fetchall(self) -> list[Any]:
-        return self._raw.fetchall()
+        return self._last.fetchall()
 
 
 class Database:
