@@ -73,8 +73,11 @@ class Ingest:
         self._consumer.subscribe([topics.CHANGE_REQUESTS], listener=_Rebalance(self))
         try:
             while not stop.is_set():
+                # A poll spreads its records over the partitions, and each partition's
+                # share is one transaction: ask for a full batch per partition.
                 polled = self._consumer.poll(
-                    timeout_ms=100, max_records=self.settings.ingest_batch_size
+                    timeout_ms=100,
+                    max_records=self.settings.ingest_batch_size * max(1, len(self.partitions)),
                 )
                 for tp, records in polled.items():
                     if tp in self.partitions:
