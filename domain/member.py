@@ -842,15 +842,13 @@ class Member(Aggregate):
     ) -> None:
         """限期改正 until `until`, at most one year later."""
         self._require_full(effective_date, recorded_on, allowed=(Standing.NORMAL,))
-        latest = add_months(effective_date, policy.correction_max_months)
-        if not effective_date < until <= latest:
-            raise DomainError(
-                "CORRECTION_TOO_LONG",
-                f"a correction ends 1 day to {policy.correction_max_months} months later",
-                effective_date=effective_date.isoformat(),
-                until=until.isoformat(),
-                latest=latest.isoformat(),
-            )
+        _limited_period(
+            "CORRECTION_TOO_LONG",
+            "a correction",
+            effective_date,
+            until,
+            policy.correction_max_months,
+        )
         self._correction_ordered(
             decided_by=decided_by, until=until, effective_date=effective_date, **by.fields()
         )
@@ -888,15 +886,13 @@ class Member(Aggregate):
         self._require_full(
             effective_date, recorded_on, allowed=(Standing.NORMAL, Standing.CORRECTION)
         )
-        latest = add_months(effective_date, policy.party_probation_max_months)
-        if not effective_date < until <= latest:
-            raise DomainError(
-                "PARTY_PROBATION_TOO_LONG",
-                f"party probation ends 1 day to {policy.party_probation_max_months} months later",
-                effective_date=effective_date.isoformat(),
-                until=until.isoformat(),
-                latest=latest.isoformat(),
-            )
+        _limited_period(
+            "PARTY_PROBATION_TOO_LONG",
+            "party probation",
+            effective_date,
+            until,
+            policy.party_probation_max_months,
+        )
         self._party_probation_imposed(
             decided_by=decided_by, until=until, effective_date=effective_date, **by.fields()
         )
@@ -1781,3 +1777,16 @@ def _letter_valid_until(effective_date: date, valid_days: int | None, policy: Po
             valid_days=days,
         )
     return effective_date + timedelta(days=days)
+
+
+def _limited_period(code: str, what: str, start: date, until: date, max_months: int) -> None:
+    """A time-limited measure ends after it starts and within its maximum."""
+    latest = add_months(start, max_months)
+    if not start < until <= latest:
+        raise DomainError(
+            code,
+            f"{what} ends 1 day to {max_months} months later",
+            effective_date=start.isoformat(),
+            until=until.isoformat(),
+            latest=latest.isoformat(),
+        )
