@@ -29,6 +29,7 @@ _TOPIC_OF_AGGREGATE = {
     "Organisation": topics.ORGANISATION_EVENTS,
     "ChangeRequest": topics.CHANGE_OUTCOMES,
     "DeadLetter": topics.DEAD_LETTERS,
+    "Anchor": topics.ANCHORS,
 }
 
 
@@ -74,7 +75,7 @@ def domain_record(catalog: Catalog, event: Any) -> Publication | None:
     """Members' and organisations' events: attributes copied by the schema's field names."""
     qualname = type(event).__qualname__
     topic = topic_of(qualname)
-    if topic not in (topics.MEMBER_EVENTS, topics.ORGANISATION_EVENTS):
+    if topic not in (topics.MEMBER_EVENTS, topics.ORGANISATION_EVENTS, topics.ANCHORS):
         return None
     name = schema_name_of(qualname)
     schema = catalog.by_name[name].source

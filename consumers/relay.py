@@ -29,6 +29,7 @@ from kafka.errors import KafkaError
 from consumers import event_mapping as mapping
 from consumers.kafka import ensure_topics, producer
 from consumers.partition_log import RecordReader
+from registry.anchors import Sealer
 from registry.config import Settings
 from registry.store import EventStore
 from schemas import topics
@@ -42,6 +43,7 @@ RELAYED_TOPICS = (
     topics.ORGANISATION_EVENTS,
     topics.CHANGE_OUTCOMES,
     topics.DEAD_LETTERS,
+    topics.ANCHORS,
 )
 # Events a request caused sit just before its outcome in the log, in the same
 # transaction; this many positions are remembered to give outcomes their positions.
@@ -74,6 +76,9 @@ class Relay:
         self._last_published: dict[tuple[str, int], tuple[int, str]] = {}
         self._last_probe = 0.0
         self._in_flight: deque[_Round] = deque()
+        self._sealer = (
+            Sealer(store, settings.anchor_block_size) if settings.anchor_block_size else None
+        )
         self._sent: int | None = None  # highest position handed to the producer
         self.epoch = self.recorder.max_tracking_id(EPOCH_TRACKING) or 0
         if self.epoch == 0:
@@ -156,6 +161,9 @@ class Relay:
             self._start_epoch(self.epoch + 1)
             return
         self.recorder.insert_tracking(Tracking(self._checkpoint_name, round_.last_position))
+        if self._sealer is not None:
+            # Seal only what is on Kafka: the seal's own event follows in a later round.
+            self._sealer.seal_up_to(round_.last_position)
 
     def _abandon_rounds(self) -> None:
         """Rounds not acknowledged are sent again, from the checkpoint."""

@@ -48,6 +48,9 @@ class Settings(BaseModel):
     group_session_timeout_ms: int = Field(
         6000, ge=6000, description="Consumer-group session timeout (Kafka's minimum is 6000)."
     )
+    anchor_block_size: int = Field(
+        1000, ge=0, description="Store positions per sealed block (registry.anchors); 0: off."
+    )
     timezone: str = Field(
         "Asia/Shanghai",
         description="Where 'today' is decided: an effective date after today is refused.",

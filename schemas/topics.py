@@ -10,8 +10,16 @@ CHANGE_OUTCOMES = "registry.change-outcomes"
 MEMBER_EVENTS = "registry.member-events"
 ORGANISATION_EVENTS = "registry.organisation-events"
 DEAD_LETTERS = "registry.dead-letters"
+ANCHORS = "registry.anchors"
 
-ALL_TOPICS = (CHANGE_REQUESTS, CHANGE_OUTCOMES, MEMBER_EVENTS, ORGANISATION_EVENTS, DEAD_LETTERS)
+ALL_TOPICS = (
+    CHANGE_REQUESTS,
+    CHANGE_OUTCOMES,
+    MEMBER_EVENTS,
+    ORGANISATION_EVENTS,
+    DEAD_LETTERS,
+    ANCHORS,
+)
 
 # CloudEvents binary mode (Kafka protocol binding), values UTF-8.
 CE_SPECVERSION = "ce_specversion"
@@ -94,6 +102,15 @@ TOPICS = (
         ("registry.events.DeadLetter",),
         True,
         "Records on registry.change-requests that could not be read, with the reason.",
+    ),
+    Topic(
+        ANCHORS,
+        "the seal's id (uuid text)",
+        False,
+        ("registry.events.AnchorSealed",),
+        True,
+        "Seals of the store's history in fixed blocks of positions, each chained to the one "
+        "before: keep them to prove later that no recorded event was altered or removed.",
     ),
 )
 

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 HANDLERS = {**MEMBER_HANDLERS, **ORGANISATION_HANDLERS}
 # Published on other topics, never projected here.
-NOT_PROJECTED = frozenset({"ChangeOutcome", "DeadLetter"})
+NOT_PROJECTED = frozenset({"ChangeOutcome", "DeadLetter", "AnchorSealed"})
 
 __all__ = ["HANDLERS", "NOT_PROJECTED", "Event", "Record", "apply_event", "apply_events"]
 
