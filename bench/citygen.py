@@ -41,8 +41,9 @@ import psycopg
 
 from projections.apply.common import plain
 from projections.apply.timeline import COLUMNS as TIMELINE_COLUMNS
+from projections.apply.timeline import timeline_rows
 from projections.database import POINTER_TABLE, Database, table_name
-from projections.tables import DDL, OPEN_END
+from projections.tables import DDL
 from registry.city import EDUCATION, ETHNICITIES, GIVEN, OCCUPATIONS, SURNAMES
 from registry.config import Settings
 
@@ -520,31 +521,9 @@ class MemberRows:
         self.audit.append(_audit(r, "Member", name, position, m["organisation_id"]))
 
     def timeline(self) -> list[tuple[Any, ...]]:
-        """projections.apply.timeline.refold, over the history rows kept here."""
-        rows = sorted(self.history, key=lambda h: (h[3], h[1]))
-        columns = list(TIMELINE_COLUMNS.values())
-        state: dict[str, Any] = dict.fromkeys(columns)
-        spans: list[tuple[str, dict[str, Any]]] = []
-        for _, _, attribute, effective_date, value in rows:
-            column = TIMELINE_COLUMNS.get(attribute)
-            if column is None:
-                continue
-            state[column] = int(value) if column == "episode" and value is not None else value
-            if spans and spans[-1][0] == effective_date:
-                spans[-1] = (effective_date, dict(state))
-            elif not spans or spans[-1][1] != state:
-                spans.append((effective_date, dict(state)))
-        merged: list[tuple[str, dict[str, Any]]] = []
-        for start, values in spans:
-            if merged and merged[-1][1] == values:
-                continue
-            merged.append((start, values))
-        member_id = self.member["id"]
-        return [
-            (member_id, start, merged[k + 1][0] if k + 1 < len(merged) else OPEN_END,
-             *(values[c] for c in columns))
-            for k, (start, values) in enumerate(merged)
-        ]
+        """The rows projections.apply.timeline writes, from the history rows kept here."""
+        ordered = sorted(self.history, key=lambda h: (h[3], h[1]))
+        return timeline_rows(self.member["id"], [(a, d, v) for _, _, a, d, v in ordered])
 
     def rows(self) -> dict[str, list[tuple[Any, ...]]]:
         return {

@@ -65,11 +65,13 @@ def refold_many(cur: Cursor, member_ids: Collection[str]) -> None:
         + ") VALUES (?, ?, ?"
         + ", ?" * len(columns)
         + ")",
-        [row for member_id, rows in by_member.items() for row in _spans(member_id, rows)],
+        [row for member_id, rows in by_member.items() for row in timeline_rows(member_id, rows)],
     )
 
 
-def _spans(member_id: str, rows: list[tuple[str, str, Any]]) -> list[tuple[Any, ...]]:
+def timeline_rows(member_id: str, rows: list[tuple[str, str, Any]]) -> list[tuple[Any, ...]]:
+    """rm_member_timeline rows from a member's history rows (attribute, effective date,
+    value), given in effective-date then version order."""
     state: dict[str, Any] = dict.fromkeys(COLUMNS.values())
     spans: list[tuple[str, dict[str, Any]]] = []
     for attribute, effective_date, value in rows:
