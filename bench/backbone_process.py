@@ -1,8 +1,9 @@
-"""The backbone (ingest, relay, projections) in a process of its own, as deployed: the
-benchmark's publisher and observers then do not share its interpreter lock.
+"""The backbone's loops (ingest, relay, projections) each in a process of its own, as
+deployed: they do not share an interpreter lock with each other nor with the benchmark's
+publisher and observers.
 
-Run as `python -m bench.backbone_process LIMIT_S` with the settings as JSON on stdin; it
-stops when stdin closes or after LIMIT_S seconds, whichever comes first.
+Run as `python -m bench.backbone_process LIMIT_S LOOP` with the settings as JSON on
+stdin; it stops when stdin closes or after LIMIT_S seconds, whichever comes first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     limit_s = float(sys.argv[1])
+    loop = sys.argv[2]
     settings = Settings.model_validate_json(sys.stdin.readline())
     closed = threading.Event()
 
@@ -30,46 +32,51 @@ def main() -> None:
         closed.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
-    with Backbone(settings) as backbone:
+    with Backbone(settings, loops=(loop,)) as backbone:
         closed.wait(limit_s)
     if backbone.errors:
         sys.exit(1)
 
 
+LOOPS = ("ingest", "relay", "projections")
+
+
 class BackboneProcess:
-    """Started on enter; stopped on exit (and stopping by itself after `limit_s`)."""
+    """One process per loop, started on enter; stopped on exit (and stopping by
+    themselves after `limit_s`)."""
 
     def __init__(self, settings: Settings, limit_s: float) -> None:
         self.settings = settings
         self.limit_s = limit_s
-        self._process: subprocess.Popen[bytes] | None = None
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def __enter__(self) -> BackboneProcess:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "bench.backbone_process", str(self.limit_s)],
-            stdin=subprocess.PIPE,
-            cwd=ROOT,
-        )
-        assert self._process.stdin is not None
-        self._process.stdin.write(self.settings.model_dump_json().encode() + b"\n")
-        self._process.stdin.flush()
+        for loop in LOOPS:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.backbone_process", str(self.limit_s), loop],
+                stdin=subprocess.PIPE,
+                cwd=ROOT,
+            )
+            assert process.stdin is not None
+            process.stdin.write(self.settings.model_dump_json().encode() + b"\n")
+            process.stdin.flush()
+            self._processes[loop] = process
         return self
 
     @property
-    def pid(self) -> int:
-        assert self._process is not None
-        return self._process.pid
+    def pids(self) -> dict[str, int]:
+        return {loop: process.pid for loop, process in self._processes.items()}
 
     def __exit__(self, *_: object) -> None:
-        if self._process is None:
-            return
-        assert self._process.stdin is not None
-        self._process.stdin.close()
-        try:
-            self._process.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=5)
+        for process in self._processes.values():
+            assert process.stdin is not None
+            process.stdin.close()
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
 
 
 if __name__ == "__main__":
