@@ -33,7 +33,7 @@ from domain.errors import DomainError
 from domain.identity import CitizenId
 from registry.config import Settings
 from registry.handlers import Batch, Context, ReceivedRecord, handle
-from registry.store import EventStore
+from registry.store import STORE_UNAVAILABLE, EventStore
 from schemas import topics
 from schemas.codec import DecodeError
 
@@ -79,15 +79,30 @@ class Ingest:
                     timeout_ms=100,
                     max_records=self.settings.ingest_batch_size * max(1, len(self.partitions)),
                 )
-                for tp, records in polled.items():
-                    if tp in self.partitions:
-                        self.process(tp, records)
-                if not polled or time.monotonic() - self._last_guard > GUARD_INTERVAL_S:
-                    self._guard_all()
+                try:
+                    for tp, records in polled.items():
+                        if tp in self.partitions:
+                            self.process(tp, records)
+                    if not polled or time.monotonic() - self._last_guard > GUARD_INTERVAL_S:
+                        self._guard_all()
+                except STORE_UNAVAILABLE as error:
+                    self._wait_for_store(stop, error)
         finally:
             self._consumer.close(autocommit=False)
             if self._reader is not None:
                 self._reader.close()
+
+    def _wait_for_store(self, stop: threading.Event, error: Exception) -> None:
+        """Nothing of the failed batch was saved: when the store answers again, every
+        partition resumes from what the store says was handled."""
+        log.warning("event store unavailable (%s); retrying", error)
+        while not stop.wait(1.0):
+            try:
+                for tp in list(self.partitions):
+                    self._resume(tp)
+                return
+            except STORE_UNAVAILABLE as again:
+                log.warning("event store still unavailable (%s)", again)
 
     def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         state = self.partitions[tp]

@@ -33,7 +33,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import RecordReader
 from projections.apply import Event, apply_events
-from projections.database import Cursor, Database
+from projections.database import DATABASE_UNAVAILABLE, Cursor, Database
 from projections.tables import create_tables
 from registry.config import Settings
 from schemas import topics
@@ -96,16 +96,30 @@ class Projector:
         try:
             while not stop.is_set():
                 polled = self._consumer.poll(timeout_ms=100, max_records=2000)
-                for tp, records in polled.items():
-                    if tp in self.positions:
-                        self.process(tp, records)
-                        self._last_seen[tp] = time.monotonic()
-                self._follow_live()
-                self._guard_idle()
+                try:
+                    for tp, records in polled.items():
+                        if tp in self.positions:
+                            self.process(tp, records)
+                            self._last_seen[tp] = time.monotonic()
+                    self._follow_live()
+                    self._guard_idle()
+                except DATABASE_UNAVAILABLE as error:
+                    self._wait_for_database(stop, error)
         finally:
             self._consumer.close(autocommit=False)
             if self._reader is not None:
                 self._reader.close()
+
+    def _wait_for_database(self, stop: threading.Event, error: Exception) -> None:
+        """The failed batch was rolled back and its positions with it: when the database
+        answers again, the partitions go back to the positions it holds."""
+        log.warning("read-model database unavailable (%s); retrying", error)
+        while not stop.wait(1.0):
+            try:
+                self.assign(list(self.positions))
+                return
+            except DATABASE_UNAVAILABLE as again:
+                log.warning("read-model database still unavailable (%s)", again)
 
     def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         position = self.positions[tp]

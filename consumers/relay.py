@@ -31,7 +31,7 @@ from consumers.kafka import ensure_topics, producer
 from consumers.partition_log import RecordReader
 from registry.anchors import Sealer
 from registry.config import Settings
-from registry.store import EventStore
+from registry.store import STORE_UNAVAILABLE, EventStore
 from schemas import topics
 from schemas.catalog import Catalog
 
@@ -97,16 +97,18 @@ class Relay:
         try:
             while not stop.is_set():
                 try:
-                    published = self.run_once()
+                    if self.run_once() == 0:
+                        self._check_topics_still_there()
+                        stop.wait(idle_sleep_s)
                 except KafkaError as error:
                     log.warning("relay round failed (%r); new producer, from the checkpoint", error)
                     self._abandon_rounds()
                     self._reset_producer()
                     stop.wait(0.5)
-                    continue
-                if published == 0:
-                    self._check_topics_still_there()
-                    stop.wait(idle_sleep_s)
+                except STORE_UNAVAILABLE as error:
+                    log.warning("event store unavailable (%s); from the checkpoint", error)
+                    self._abandon_rounds()
+                    stop.wait(1.0)
         finally:
             self.close()
 

@@ -32,6 +32,14 @@ _TABLE_NAME = re.compile(r"\brm_")
 _RETURNS_ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES|SHOW|EXPLAIN)\b|\bRETURNING\b", re.IGNORECASE)
 
 
+# What a loop treats as "the read-model database is away for now": retry, do not die.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
 def prefix(generation: int) -> str:
     return "" if generation == 0 else f"g{generation}_"
 
@@ -117,21 +125,9 @@ class Database:
         # from another thread (the demo, the API) would otherwise interleave statements
         # of two transactions on it.
         self._lock = threading.RLock()
+        self._settings = settings
         if self.dialect == "postgres":
-            pg = settings.postgres()
-            self._pg = psycopg.connect(
-                host=pg["host"],
-                port=pg["port"],
-                dbname=pg["dbname"],
-                user=pg["user"],
-                password=pg["password"] or None,
-                autocommit=False,
-            )
-            if pg["schema"]:
-                with self._pg.cursor() as cur:
-                    cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{pg["schema"]}"')
-                    cur.execute(f'SET search_path TO "{pg["schema"]}"')
-                self._pg.commit()
+            self._pg = self._connect_postgres()
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             path = Path(settings.data_dir) / file_name
@@ -141,6 +137,24 @@ class Database:
             self._sqlite.execute("PRAGMA journal_mode=WAL")
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
         self._ensure_pointer()
+
+    def _connect_postgres(self) -> psycopg.Connection[Any]:
+        pg = self._settings.postgres()
+        connection = psycopg.connect(
+            host=pg["host"],
+            port=pg["port"],
+            dbname=pg["dbname"],
+            user=pg["user"],
+            password=pg["password"] or None,
+            autocommit=False,
+            connect_timeout=10,
+        )
+        if pg["schema"]:
+            with connection.cursor() as cur:
+                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{pg["schema"]}"')
+                cur.execute(f'SET search_path TO "{pg["schema"]}"')
+            connection.commit()
+        return connection
 
     def _ensure_pointer(self) -> None:
         with self.transaction(generation=0) as cur:
@@ -171,6 +185,10 @@ class Database:
         """
         with self._lock:
             if self.dialect == "postgres":
+                if self._pg.closed or self._pg.broken:
+                    # The server restarted (or the network dropped): a new connection;
+                    # the transaction that failed was rolled back with the old one.
+                    self._pg = self._connect_postgres()
                 with self._pipeline(pipeline), self._pg.cursor() as raw:
                     cur = _Cursor(raw, postgres=True)
                     try:

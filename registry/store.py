@@ -13,7 +13,13 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, ProcessRecorder, Transcoding
+from eventsourcing.persistence import (
+    InterfaceError,
+    JSONTranscoder,
+    OperationalError,
+    ProcessRecorder,
+    Transcoding,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
@@ -94,6 +100,10 @@ def _uuid(value: UUID | str) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
+# What a loop treats as "the event store is away for now": retry, do not die.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+
+
 def store_environment(settings: Settings) -> dict[str, str]:
     _, cipher_key = settings.keys()
     env: dict[str, str] = {
@@ -118,6 +128,9 @@ def store_environment(settings: Settings) -> dict[str, str]:
             POSTGRES_USER=pg["user"],
             POSTGRES_PASSWORD=pg["password"],
             POSTGRES_POOL_SIZE="4",
+            # A pooled connection is checked before use, so one broken by a database
+            # restart is replaced instead of failing the next transaction.
+            POSTGRES_PRE_PING="y",
         )
         if pg["schema"]:
             env["POSTGRES_SCHEMA"] = pg["schema"]
