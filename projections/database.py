@@ -33,10 +33,11 @@ _RETURNS_ROWS = re.compile(r"^\s*(SELECT|WITH|VALUES|SHOW|EXPLAIN)\b|\bRETURNING
 
 
 # What a loop treats as "the read-model database is away for now": retry, do not die.
+# (Not SQLite's OperationalError: it also means a wrong statement, which must surface;
+# SQLite's own waits cover its locks.)
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
-    sqlite3.OperationalError,
 )
 
 
