@@ -12,7 +12,8 @@ from typing import Any
 from kafka import TopicPartition
 
 from consumers.kafka import consumer
-from projections import queries
+from projections import compliance, queries
+from registry.anchors import verify
 from registry.city import city_tree, people
 from registry.client import IntegratorClient, change_request
 from registry.config import Settings
@@ -21,6 +22,7 @@ from registry.runtime import Backbone, with_broker
 from schemas import topics
 from schemas.catalog import load_catalog
 
+DEMO_SEAL_BLOCK = 100
 CITY_SYSTEM = "city-organisation-dept"
 STREET_SYSTEM = "xh-s1-street-office"
 
@@ -30,6 +32,8 @@ def run_demo(
 ) -> dict[str, Any]:
     if fresh and settings.data_dir.exists():
         shutil.rmtree(settings.data_dir)
+    # Small blocks, so that the demo's few hundred events are sealed (registry.anchors).
+    settings = settings.model_copy(update={"anchor_block_size": DEMO_SEAL_BLOCK})
     settings, broker = with_broker(settings)
     out(f"broker: {settings.kafka_bootstrap} ({'local Tansu' if broker else 'configured'})")
     out(
@@ -44,6 +48,7 @@ def run_demo(
                 summary = _scenario(client, members, out)
                 _wait_for_read_models(backbone, summary["caused"], out)
                 _show(backbone, summary, out)
+                _show_compliance_and_seals(backbone, out)
                 _decode_one_from_topic(settings, out)
             finally:
                 client.close()
@@ -118,6 +123,14 @@ def _scenario(client: IntegratorClient, members: int, out: Callable[[str], None]
         for p in crowd
     ]
     outcomes |= send_all(applications)
+    # The organisation talks with most applicants within the month (the rest show up in
+    # the compliance view).
+    talks = [
+        req(CITY_SYSTEM, home[p.citizen_id], "RecordApplicationTalk", 890,
+            member_citizen_id=p.citizen_id)
+        for i, p in enumerate(crowd) if i % 4 != 3
+    ]  # fmt: skip
+    outcomes |= send_all(talks)
     activists = [
         req(CITY_SYSTEM, home[p.citizen_id], "AdmitActivist", 800, member_citizen_id=p.citizen_id)
         for p in crowd[::2]
@@ -276,10 +289,23 @@ def _show(backbone: Backbone, summary: dict[str, Any], out: Callable[[str], None
     out(f"\nAudit trail of {mover.name} (member {member_id}):")
     for row in queries.member_trail(db, member_id):
         out(
-            f"  v{row['version']} {row['event_type']:<24} effective {row['effective_date']} "
+            f"  v{row['version']} {row['event_type']:<28} effective {row['effective_date']} "
             f"recorded {row['recorded_at'][:19]} by {row['source_system']}/{row['request_id']} "
             f"@{row['store_position']}"
         )
+
+
+def _show_compliance_and_seals(backbone: Backbone, out: Callable[[str], None]) -> None:
+    report = compliance.compliance(backbone.read_models, "SH")
+    listed = {k: len(v) for k, v in report.items() if isinstance(v, list) and v}
+    out(f"\nCompliance views for the city: {listed or 'nothing to report'}")
+    late = [f"{r['name']} ({r['organisation_code']})" for r in report["applicants_without_talk"]]
+    out(f"  applicants not talked with within a month: {', '.join(late) or 'none'}")
+    checked, findings = verify(backbone.store)
+    out(
+        f"Sealed history: {checked} block(s) of {DEMO_SEAL_BLOCK} store positions on "
+        f"registry.anchors; audit findings: {len(findings)}"
+    )
 
 
 def _member_id_of(backbone: Backbone, summary: dict[str, Any], person: Any) -> str:
