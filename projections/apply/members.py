@@ -225,32 +225,24 @@ def _circumstance_cleared(cur: Cursor, member_id: str, r: Record) -> None:
     record_history(cur, member_id, r, **{f"circumstance.{r['circumstance']}": None})
 
 
-def _community(registered: bool) -> Handler:
+def _tie(attribute: str, column: str, tied: bool) -> Handler:
+    """A community registration or a placement: a tie with its date that never moves the
+    count (the column is named like the event's field)."""
+
     def apply(cur: Cursor, member_id: str, r: Record) -> None:
-        community = r["community_id"] if registered else None
-        _update(
-            cur,
-            member_id,
-            community_id=community,
-            community_since=day(r) if registered else None,
-        )
-        record_history(cur, member_id, r, community=community)
+        value = r[column] if tied else None
+        _update(cur, member_id, **{column: value, f"{attribute}_since": day(r) if tied else None})
+        record_history(cur, member_id, r, **{attribute: value})
 
     return apply
+
+
+def _community(registered: bool) -> Handler:
+    return _tie("community", "community_id", registered)
 
 
 def _placement(placed: bool) -> Handler:
-    def apply(cur: Cursor, member_id: str, r: Record) -> None:
-        placement = r["placement_organisation_id"] if placed else None
-        _update(
-            cur,
-            member_id,
-            placement_organisation_id=placement,
-            placement_since=day(r) if placed else None,
-        )
-        record_history(cur, member_id, r, placement=placement)
-
-    return apply
+    return _tie("placement", "placement_organisation_id", placed)
 
 
 def _transfer_started(cur: Cursor, member_id: str, r: Record) -> None:
