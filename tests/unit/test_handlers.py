@@ -4,10 +4,6 @@ dissolve."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from domain.vocabulary import Stage, Standing
 from registry import requests as rq
 from registry.handlers import HANDLERS, organisation_id
@@ -21,18 +17,6 @@ from tests.unit.handler_world import (
     World,
     ago,
 )
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    w = World(tmp_path)
-    w.establish_city()
-    return w
-
-
-@pytest.fixture
-def founders(world: World) -> tuple:
-    return world.founder(), world.founder()
 
 
 def test_every_request_kind_has_a_handler() -> None:

@@ -4,9 +4,6 @@ and the street's coordination body, as encoded requests through `handle()`."""
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from domain.dates import add_months
 from domain.policy import Policy
@@ -16,18 +13,6 @@ from tests.unit.handler_world import C1, C2, STREET, TODAY, World, ago
 
 PD_UNIT = "SH-PD-S1-U1"  # a resident unit under another street's chain
 XH_UNIT = "SH-XH-S1-U1"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> World:
-    w = World(tmp_path)
-    w.establish_city()
-    return w
-
-
-@pytest.fixture
-def founders(world: World) -> tuple:
-    return world.founder(), world.founder()
 
 
 def _events(world: World, person: object, name: str) -> list:
