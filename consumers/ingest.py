@@ -31,9 +31,12 @@ from consumers.partition_log import RecordReader
 from domain.change_request import ChangeRequest, DeadLetter, change_request_id
 from domain.errors import DomainError
 from domain.identity import CitizenId
+from domain.integrator import Integrator, integrator_id
+from domain.organisation import Organisation
 from registry.config import Settings
-from registry.handlers import Batch, Context, ReceivedRecord, handle
+from registry.handlers import Batch, Context, ReceivedRecord, handle, organisation_id
 from registry.store import STORE_UNAVAILABLE, EventStore
+from registry.tally import OrganisationTally
 from schemas import topics
 from schemas.codec import DecodeError
 
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 
 GROUP_ID = "registry-ingest"
 GUARD_INTERVAL_S = 5.0
+_LOOKED_UP_EVERY_BATCH = (Organisation, Integrator, OrganisationTally)
 
 
 @dataclass
@@ -64,6 +68,9 @@ class Ingest:
         self._reader: RecordReader | None = None
         self._consumer: KafkaConsumer | None = None
         self._last_guard = time.monotonic()
+        # Organisations, integrators and tallies the last batch used: the next one most
+        # likely uses them again, so they join its one lookup query.
+        self._hot: set[UUID] = set()
 
     # -- the loop -------------------------------------------------------------
 
@@ -110,15 +117,21 @@ class Ingest:
             self._resume(tp)
             return
         name = self._tracking_name(tp, state.incarnation)
+        received = [self._received(tp, state, record) for record in records]
         batch = Batch(self.store)
-        batch.expect(self._ids_to_look_up(records))
-        for record in records:
-            handle(batch, self._received(tp, state, record), self.ctx)
+        batch.load(self._ids_to_look_up(received) | self._hot)
+        for one in received:
+            handle(batch, one, self.ctx)
         try:
             self.store.events.put(batch.events, tracking=Tracking(name, records[-1].offset))
         except IntegrityError as error:
             log.warning("batch of %d on %s not saved (%s); one by one", len(records), tp, error)
             self._one_by_one(tp, state, records)
+        else:
+            batch.saved()
+            self._hot = {
+                a.id for a in batch.aggregates.values() if isinstance(a, _LOOKED_UP_EVERY_BATCH)
+            }
         state.next_offset = records[-1].offset + 1
         state.last_digest = record_digest(records[-1])
 
@@ -134,6 +147,7 @@ class Ingest:
                 handle(batch, self._received(tp, state, record), self.ctx)
                 try:
                     self.store.events.put(batch.events, tracking=Tracking(name, record.offset))
+                    batch.saved()
                     break
                 except IntegrityError:
                     log.warning(
@@ -203,18 +217,20 @@ class Ingest:
         )
         return isinstance(handled, ChangeRequest) and received_from in handled.received_from
 
-    def _ids_to_look_up(self, records: list[ConsumerRecord]) -> set[UUID]:
-        """The request and member ids the batch will ask for, as far as the raw records
-        tell; a wrong guess only costs the lookup it meant to save."""
+    def _ids_to_look_up(self, received: list[ReceivedRecord]) -> set[UUID]:
+        """The ids the batch will ask for, as far as the records tell: each request's
+        record, member, acting organisation and integrator; a wrong guess only costs a
+        row the query did not need."""
         ids: set[UUID] = set()
-        for record in records:
-            try:
-                _, fields = self.ctx.catalog.decode(record.value or b"")
-            except DecodeError:
+        for one in received:
+            if one.decoded is None:
                 continue
+            fields = one.decoded[1]
             source_system = str(fields.get("source_system") or "")[:64] or "?"
             request_id = str(fields.get("request_id") or "")[:128] or "?"
             ids.add(change_request_id(source_system, request_id))
+            ids.add(integrator_id(source_system))
+            ids.add(organisation_id(str(fields.get("acting_organisation") or "")))
             try:
                 citizen = CitizenId.parse(str(fields.get("member_citizen_id") or ""))
             except DomainError:
@@ -241,8 +257,13 @@ class Ingest:
     def _received(
         self, tp: TopicPartition, state: PartitionState, record: ConsumerRecord
     ) -> ReceivedRecord:
+        value = record.value or b""
+        try:
+            decoded = self.ctx.catalog.decode(value)
+        except DecodeError:
+            decoded = None  # the handler decodes it again and dead-letters it with why
         return ReceivedRecord(
-            record.key, record.value or b"", self._from(tp, state.incarnation, record.offset)
+            record.key, value, self._from(tp, state.incarnation, record.offset), decoded
         )
 
     def _reader_client(self) -> RecordReader:

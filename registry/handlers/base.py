@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from domain.change_request import ChangeRequest, DeadLetter
 from domain.errors import DomainError
 from domain.integrator import Integrator
 from domain.member import Member
@@ -40,6 +40,8 @@ class ReceivedRecord:
     key: bytes | None
     value: bytes
     received_from: str  # "topic/partition@incarnation/offset"
+    # (schema name, fields) when the reader decoded it already; None: decode it here.
+    decoded: tuple[str, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -61,23 +63,33 @@ class Batch:
         self._footprints: dict[UUID, Footprint] = {}
         self._absent: set[UUID] = set()
 
-    def expect(self, aggregate_ids: set[UUID]) -> None:
-        """Learns in one query which of these ids have no events yet, so that looking
-        them up costs nothing (new members and new requests are most lookups)."""
-        self._absent |= aggregate_ids - self.store.existing(aggregate_ids)
+    def load(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Looks these ids up in one query, so that handling the batch asks the store
+        for nothing it could have known at the start (new members and new requests are
+        most lookups, and each lookup on its own was a round trip)."""
+        wanted = set(aggregate_ids) - self.aggregates.keys() - self._absent
+        if not wanted:
+            return
+        taken = self.store.take(wanted)
+        self._absent |= wanted - taken.keys()
+        for aggregate_id, aggregate in taken.items():
+            self.aggregates[aggregate_id] = aggregate
+            self._footprints[aggregate_id] = footprint(aggregate)
 
     def get(self, aggregate_id: UUID, cls: type[A]) -> A | None:
         aggregate = self.aggregates.get(aggregate_id)
-        if aggregate is None:
-            if aggregate_id in self._absent:
-                return None
-            try:
-                aggregate = self.store.repository.get(aggregate_id)
-            except AggregateNotFoundError:
-                return None
-            self.aggregates[aggregate_id] = aggregate
-            self._footprints[aggregate_id] = footprint(aggregate)
+        if aggregate is None and aggregate_id not in self._absent:
+            self.load((aggregate_id,))
+            aggregate = self.aggregates.get(aggregate_id)
         return aggregate if isinstance(aggregate, cls) else None
+
+    def saved(self) -> None:
+        """The batch's events are saved: its aggregates are the current state, and go
+        (back) to the store's cache. A request's record is looked up again only when
+        the request is repeated, so it is not worth a place there."""
+        self.store.keep(
+            a for a in self.aggregates.values() if not isinstance(a, ChangeRequest | DeadLetter)
+        )
 
     def record(self, *aggregates: Aggregate) -> list[Any]:
         """Takes the new events of these aggregates into the batch, in order."""

@@ -34,7 +34,7 @@ HANDLERS: dict[type, Handler] = {
 def handle(batch: Batch, received: ReceivedRecord, ctx: Context) -> None:
     """Records exactly one thing for the record: an outcome, a repeat, or a dead letter."""
     try:
-        schema_name, record = ctx.catalog.decode(received.value)
+        schema_name, record = received.decoded or ctx.catalog.decode(received.value)
         if schema_name in rq.STANDALONE_SCHEMAS:
             record = rq.as_envelope(schema_name, record)
         elif schema_name != rq.REQUEST_SCHEMA:
