@@ -39,6 +39,7 @@ from typing import Any
 
 import psycopg
 
+from projections import rollup_counts
 from projections.apply.common import plain
 from projections.apply.timeline import COLUMNS as TIMELINE_COLUMNS
 from projections.apply.timeline import timeline_rows
@@ -674,12 +675,15 @@ def load_city(settings: Settings, members: int, *, seed: int = 20250630, generat
         with db.transaction(generation=generation) as cur:
             for statement in indexes:
                 cur.execute(statement)
+            # The rollup counters, in one aggregate over the loaded rows, and the triggers
+            # that keep them from here on, as create_tables leaves a live read model.
+            rollup_counts.install(cur)
         with db.transaction(generation=0) as cur:
             cur.execute(f"UPDATE {POINTER_TABLE} SET generation = ? WHERE id = 1", (generation,))
     finally:
         db.close()
     with target.connect() as conn:
-        for table in COPY_COLUMNS:
+        for table in (*COPY_COLUMNS, "rm_rollup_counts"):
             conn.execute(f"VACUUM (ANALYZE) {table_name(table, generation)}")
     active, exited, in_transit = (counts.pop(k, 0) for k in ("active", "exited", "in_transit"))
     return Loaded(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from projections import rollup_counts
 from projections.database import Database
 from projections.subtree import subtree_ids
 from projections.tables import OPEN_END
@@ -267,6 +268,14 @@ def _counts_in_one_pass(
     return {key: dict(sorted(c.items())) for key, c in counts.items()}
 
 
+def counted_breakdowns(db: Database, root_id: str, age_day: date) -> dict[str, dict[str, int]]:
+    """The current breakdowns of a subtree from its counters (PostgreSQL): what
+    _counts_in_one_pass gives over the member rows, in a few hundred rows' reading."""
+    return rollup_counts.breakdowns(
+        db, root_id, age_day, _age_band, tuple(upper for upper, _ in AGE_BANDS)
+    )
+
+
 def rollup(db: Database, code: str, *, as_of: date | None = None) -> dict[str, Any]:
     """Counts for the organisation and everything under it: by stage over everyone counted,
     and the breakdowns the statistics ask for over party members (probationary + full).
@@ -276,15 +285,19 @@ def rollup(db: Database, code: str, *, as_of: date | None = None) -> dict[str, A
     """
     org = organisation(db, code)
     age_day = as_of or date.today()
-    base, params = _base(db, org["id"], as_of)
     result: dict[str, Any] = {
         "organisation": org["code"],
         "level": org["level"],
         "as_of": as_of.isoformat() if as_of else None,
     }
-    if db.dialect == "postgres":
+    if db.dialect == "postgres" and as_of is None:
+        # The subtree's counters, kept by triggers with the rows (rollup_counts).
+        result.update(counted_breakdowns(db, org["id"], age_day))
+    elif db.dialect == "postgres":
+        base, params = _base(db, org["id"], as_of)
         result.update(_counts_in_one_pass(db, base, params, age_day))
     else:
+        base, params = _base(db, org["id"], as_of)
         result.update(_counts_per_breakdown(db, base, params, age_day))
     result["by_stage"] = {s: result["by_stage"].get(s, 0) for s in STAGES}
     result["total"] = sum(result["by_stage"].values())

@@ -81,6 +81,11 @@ def test_citygen_loads_what_the_projector_writes(tmp_path: Path,
 
     for table in TABLES:
         mine, theirs = _rows(generated, table_name(table, 1)), _rows(projected, table)
+        if table == "rm_rollup_counts":
+            # Counters that went back to 0 stay as rows (projections/rollup_counts.py);
+            # citygen counts the final rows only. Both must hold the same non-zero counts.
+            assert mine and all(r[-1] > 0 for r in mine)
+            theirs = [r for r in theirs if r[-1] != 0]
         assert mine == theirs, table
         if table in citygen.COPY_COLUMNS:
             assert len(mine) == loaded.rows[table] > 0, table
