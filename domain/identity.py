@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from domain.errors import DomainError
 from domain.vocabulary import Sex
@@ -25,29 +26,37 @@ class CitizenId:
 
     @classmethod
     def parse(cls, raw: str) -> CitizenId:
-        number = raw.strip().upper()
-        if len(number) != 18:
-            raise DomainError("INVALID_CITIZEN_ID", "must have 18 characters", length=len(number))
-        if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
-            raise DomainError(
-                "INVALID_CITIZEN_ID", "must be 17 digits and a digit or X", value=masked(number)
-            )
-        try:
-            birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-        except ValueError:
-            raise DomainError(
-                "INVALID_CITIZEN_ID", "birth date is not a real date", birth=number[6:14]
-            ) from None
-        expected = check_character(number[:17])
-        if number[17] != expected:
-            raise DomainError(
-                "INVALID_CITIZEN_ID",
-                "check character does not match",
-                value=masked(number),
-                expected_check=expected,
-            )
-        sex = Sex.MALE if int(number[16]) % 2 == 1 else Sex.FEMALE
-        return cls(number=number, birth_date=birth, sex=sex)
+        return _parse(raw)
+
+
+# A request's number is checked when the request is read, when the ingest looks its
+# member up and when the handler runs: remembered for a batch's worth of requests.
+# Only valid numbers are remembered (a refusal is an exception, never cached).
+@lru_cache(maxsize=8192)
+def _parse(raw: str) -> CitizenId:
+    number = raw.strip().upper()
+    if len(number) != 18:
+        raise DomainError("INVALID_CITIZEN_ID", "must have 18 characters", length=len(number))
+    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+        raise DomainError(
+            "INVALID_CITIZEN_ID", "must be 17 digits and a digit or X", value=masked(number)
+        )
+    try:
+        birth = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+    except ValueError:
+        raise DomainError(
+            "INVALID_CITIZEN_ID", "birth date is not a real date", birth=number[6:14]
+        ) from None
+    expected = check_character(number[:17])
+    if number[17] != expected:
+        raise DomainError(
+            "INVALID_CITIZEN_ID",
+            "check character does not match",
+            value=masked(number),
+            expected_check=expected,
+        )
+    sex = Sex.MALE if int(number[16]) % 2 == 1 else Sex.FEMALE
+    return CitizenId(number=number, birth_date=birth, sex=sex)
 
 
 def masked(number: str) -> str:

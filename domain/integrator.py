@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -12,6 +13,7 @@ from domain.errors import DomainError
 _INTEGRATOR_NAMESPACE = UUID("6f1c1a44-4e0b-4d53-9a55-0f3c2b7a9d10")
 
 
+@lru_cache(maxsize=1024)  # a handful of unit systems, asked for on every request
 def integrator_id(source_system: str) -> UUID:
     return uuid5(_INTEGRATOR_NAMESPACE, source_system)
 

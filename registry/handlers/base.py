@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
@@ -29,6 +30,7 @@ _ORGANISATION_NAMESPACE = UUID("3d6f0c52-7a43-4b8e-9e0f-5c1b2a9d8e77")
 A = TypeVar("A", bound=Aggregate)
 
 
+@lru_cache(maxsize=65536)  # a city's organisations, each looked up on most requests
 def organisation_id(code: str) -> UUID:
     return uuid5(_ORGANISATION_NAMESPACE, code)
 
