@@ -69,6 +69,14 @@ class OrganisationTally(Aggregate):
             tie: self.counts.get(tie, 0) + deltas.get(tie, 0) for tie in {*self.counts, *deltas}
         }
 
+    @event("CountedForBatch")
+    def count_batch(self, *, subject_ids: list[UUID], deltas: dict[str, int]) -> None:
+        """What a batch of requests did to the counts, net, in one event; `subject_ids`:
+        the members and organisations whose changes moved them, in the order they did."""
+        self.counts = {
+            tie: self.counts.get(tie, 0) + deltas.get(tie, 0) for tie in {*self.counts, *deltas}
+        }
+
     @property
     def member_count(self) -> int:
         return sum(self.counts.get(tie.value, 0) for tie in MEMBER_TIES)

@@ -60,7 +60,9 @@ class Batch:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.aggregates: dict[UUID, Aggregate] = {}
-        self.events: list[Any] = []
+        self._events: list[Any] = []
+        # Per organisation, the subjects and net moves of its counts not yet recorded.
+        self._counts: dict[UUID, tuple[list[UUID], dict[str, int]]] = {}
         # The counts each aggregate was last accounted in (see registry.tally).
         self._footprints: dict[UUID, Footprint] = {}
         self._absent: set[UUID] = set()
@@ -99,28 +101,44 @@ class Batch:
         for aggregate in aggregates:
             self.aggregates[aggregate.id] = aggregate
             new.extend(aggregate.collect_events())
-        self.events.extend(new)
+        self._events.extend(new)
         return new
 
+    @property
+    def events(self) -> list[Any]:
+        """Every event of the batch, in order, the counts it moved last: what to save."""
+        self._record_counts(list(self._counts))
+        return self._events
+
     def tally(self, organisation: UUID) -> OrganisationTally | None:
+        """The organisation's tally with every count the batch has moved so far."""
+        self._record_counts([organisation])
         return self.get(tally_id(organisation), OrganisationTally)
 
-    def account(self, aggregates: Iterable[Aggregate]) -> list[OrganisationTally]:
-        """Moves the tallies by what these aggregates' last changes did to their ties;
-        returns the tallies moved, to be recorded after the changes themselves."""
-        moved: dict[UUID, OrganisationTally] = {}
+    def account(self, aggregates: Iterable[Aggregate]) -> None:
+        """Notes what these aggregates' last changes did to the counts they stand in.
+        A tally moves once per batch by the net of its requests' moves (one event per
+        request and tally was a fifth of the ingest's events), before anyone reads it
+        and before the batch is saved."""
         for aggregate in aggregates:
             before = self._footprints.get(aggregate.id, frozenset())
             after = footprint(aggregate)
             self._footprints[aggregate.id] = after
             for organisation, change in ordered(deltas(before, after)):
-                tally = self.tally(organisation)
-                if tally is None:
-                    tally = OrganisationTally(organisation_id=organisation)
-                    self.aggregates[tally.id] = tally
-                tally.count(subject_id=aggregate.id, deltas=change)
-                moved[tally.id] = tally
-        return list(moved.values())
+                subjects, net = self._counts.setdefault(organisation, ([], {}))
+                subjects.append(aggregate.id)
+                for tie, step in change.items():
+                    net[tie] = net.get(tie, 0) + step
+
+    def _record_counts(self, organisations: list[UUID]) -> None:
+        # A stable order, so the same batch always writes the same events.
+        for organisation in sorted((o for o in organisations if o in self._counts), key=str):
+            subjects, net = self._counts.pop(organisation)
+            tally = self.get(tally_id(organisation), OrganisationTally)
+            if tally is None:
+                tally = OrganisationTally(organisation_id=organisation)
+            tally.count_batch(subject_ids=subjects, deltas=net)
+            self.record(tally)
 
 
 @dataclass

@@ -67,9 +67,10 @@ def handle(batch: Batch, received: ReceivedRecord, ctx: Context) -> None:
         request = rq.parse_request(record)
         touched = _run(batch, request, ctx)
         caused = batch.record(*touched)
-        # The tallies move after the change that moved them, and are not among the events
-        # the outcome names: they are the registry's own bookkeeping, never published.
-        batch.record(*batch.account(touched))
+        # The tallies move after the changes that moved them, and are not among the
+        # events the outcome names: they are the registry's own bookkeeping, never
+        # published.
+        batch.account(touched)
     except DomainError as error:
         _forget_pending(batch)
         decision: dict[str, Any] = {

@@ -8,6 +8,7 @@ from domain.vocabulary import Stage, Standing
 from registry import requests as rq
 from registry.handlers import HANDLERS, organisation_id
 from registry.integrators import register_integrator
+from registry.tally import tally_id
 from tests.unit.handler_world import (
     C1,
     C2,
@@ -491,6 +492,25 @@ def test_counts_move_within_one_batch(world: World) -> None:
         (True, None),
         (True, None),
     ]
+
+
+def test_a_batch_moves_each_tally_once_by_the_net_of_its_requests(world: World) -> None:
+    _establish(world, "N4")
+    stays, leaves = world.person(), world.person()
+    outcomes = world.handle_all(
+        [
+            world.request(STREET, "ApplyForMembership", 30, **_application(world, stays, "N4")),
+            world.request(STREET, "ApplyForMembership", 30, **_application(world, leaves, "N4")),
+            world.request(STREET, "WithdrawMembership", 10, person=leaves, reason=None),
+        ]
+    )
+    assert all(o.accepted for o in outcomes)
+    tally = world.store.repository.get(tally_id(organisation_id("N4")))
+    events = list(world.store.events.get(tally.id))
+    assert [type(e).__name__ for e in events] == ["Opened", "CountedForBatch"]
+    subjects = [world.member(stays).id, world.member(leaves).id, world.member(leaves).id]
+    assert events[-1].subject_ids == subjects
+    assert world.counts("N4") == {"HOLDS": 1}
 
 
 # -- duplicates and dates ----------------------------------------------------------------
