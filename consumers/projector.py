@@ -15,8 +15,12 @@ switched the pointer, the projector takes up the new generation's stored positio
 rebuild's own projector is pinned to the generation it builds.
 
 Several projectors may share the group: each applies only the partitions assigned to
-it, and the exactly-once version check in apply_event makes a partition briefly held
-by two of them during a rebalance harmless.
+it, and the exactly-once version gate (projections/apply/versions.py) makes a partition
+briefly held by two of them during a rebalance harmless: the second waits for the
+first's rows, and a batch that overlapped the other's is rolled back and applied again.
+
+A batch is applied with a few set-based statements (projections/apply/member_batch.py);
+PostgreSQL's COPY needs the transaction out of pipeline mode.
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ import logging
 import threading
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import RecordReader
-from projections.apply import Event, apply_events
+from projections.apply import ConcurrentApply, Event, apply_events
 from projections.database import DATABASE_UNAVAILABLE, Cursor, Database
 from projections.tables import create_tables
 from registry.config import Settings
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 GROUP_ID = "registry-projections"
 PROJECTED_TOPICS = (topics.ORGANISATION_EVENTS, topics.MEMBER_EVENTS)
 IDLE_GUARD_S = 5.0
+# Attempts at a batch that another projector's transaction overlapped (a rebalance).
+CONCURRENT_RETRIES = 5
 
 
 @dataclass
@@ -59,6 +65,18 @@ def header(record: ConsumerRecord, name: str) -> str | None:
         if key == name:
             return value.decode() if value is not None else None
     return None
+
+
+def _epoch_and_position(record: ConsumerRecord) -> tuple[int, int | None]:
+    """The relay epoch and the store position, in one pass over the headers (read for
+    every record)."""
+    epoch, position = 0, None
+    for key, value in record.headers or ():
+        if key == topics.EPOCH:
+            epoch = int(value) if value else 0
+        elif key == topics.POSITION:
+            position = int(value) if value else None
+    return epoch, position
 
 
 class Projector:
@@ -86,8 +104,8 @@ class Projector:
 
     def _transaction(self) -> AbstractContextManager[Cursor]:
         if self.generation is not None:
-            return self.db.transaction(generation=self.generation, pipeline=True)
-        return self.db.transaction(pointer_lock="SHARE", pipeline=True)
+            return self.db.transaction(generation=self.generation)
+        return self.db.transaction(pointer_lock="SHARE")
 
     def run(self, stop: threading.Event) -> None:
         ensure_topics(self.settings, PROJECTED_TOPICS)
@@ -126,43 +144,68 @@ class Projector:
         if records[0].offset != position.next_offset:
             self._seek(tp, position.next_offset)
             return
-        with self._transaction() as cur:
-            if cur.generation != self._loaded_generation:
-                switched = cur.generation
-            else:
-                switched = None
-                self._process(cur, tp, records, position)
+        for attempt in range(1, CONCURRENT_RETRIES + 1):
+            # The batch works on a copy: a rolled-back attempt leaves the position as
+            # the database still holds it.
+            work = replace(position)
+            try:
+                with self._transaction() as cur:
+                    if cur.generation != self._loaded_generation:
+                        switched: int | None = cur.generation
+                    else:
+                        switched = None
+                        applied, restart = self._process(cur, tp, records, work)
+            except ConcurrentApply:
+                if attempt == CONCURRENT_RETRIES:
+                    raise
+                log.info("%s: another projector got to some of the batch first; again", tp)
+                continue
+            break
         if switched is not None:
             # A rebuild went live: its positions are the ones that match its tables.
             log.info("read models now in generation %d; taking up its positions", switched)
             self._loaded_generation = switched
             self.assign(list(self.positions))
+            return
+        self.positions[tp] = work
+        self.applied += applied
+        if restart:
+            self._seek(tp, 0)
 
     def _process(
         self, cur: Cursor, tp: TopicPartition, records: list[ConsumerRecord], position: Position
-    ) -> None:
+    ) -> tuple[int, bool]:
+        """Applies the batch and stores the position after it; returns how many events
+        were applied and whether the partition must be read again from its start."""
         events: list[Event] = []
         for record in records:
-            epoch = int(header(record, topics.EPOCH) or 0)
+            epoch, store_position = _epoch_and_position(record)
             if epoch > position.epoch and record.offset > 0 and position.next_offset > 0:
                 # The topics were published again from the store: start over here (what
                 # came before in this batch is applied and its position kept).
-                self.applied += apply_events(cur, events)
+                applied = apply_events(cur, events)
                 position.epoch, position.next_offset, position.last_event_id = epoch, 0, None
                 self._save_position(cur, tp, position)
-                self._seek(tp, 0)
-                return
-            position.epoch = max(position.epoch, epoch)
-            decoded = self._decode(cur, tp, record, position)
+                return applied, True
+            if epoch > position.epoch:
+                position.epoch = epoch
+            decoded = self._decode(cur, tp, record, position, store_position)
             if decoded is not None:
                 events.append(decoded)
             position.next_offset = record.offset + 1
-            position.last_event_id = header(record, topics.CE_ID)
-        self.applied += apply_events(cur, events)
+        # Only the last record's id is kept (the idle guard looks for it).
+        position.last_event_id = header(records[-1], topics.CE_ID)
+        applied = apply_events(cur, events)
         self._save_position(cur, tp, position)
+        return applied, False
 
     def _decode(
-        self, cur: Cursor, tp: TopicPartition, record: ConsumerRecord, position: Position
+        self,
+        cur: Cursor,
+        tp: TopicPartition,
+        record: ConsumerRecord,
+        position: Position,
+        store_position: int | None,
     ) -> Event | None:
         try:
             name, fields = self.catalog.decode(record.value or b"")
@@ -174,8 +217,7 @@ class Projector:
                 (tp.topic, tp.partition, record.offset, position.epoch, f"{error.reason}: {error}"),
             )
             return None
-        store_position = header(record, topics.POSITION)
-        return name, fields, int(store_position) if store_position else None
+        return name, fields, store_position
 
     # -- positions ------------------------------------------------------------
 

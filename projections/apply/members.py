@@ -1,63 +1,108 @@
-"""Member events → rm_members (now), rm_member_history / timeline (as of), rm_movements
-(period statistics). Counting follows DOMAIN.md: the formal organisation counts; a
-transfer in transit, a placement or a community registration never moves the count."""
+"""Member events → rm_members (now), rm_member_history (as of), rm_movements (period
+statistics) and the member fact tables, folded in memory.
+
+A handler changes a `MemberState` (the member's rm_members row as a dict, plus the rows
+their events add) and touches no database: member_batch.py loads the rows of a whole
+batch's members at once, runs the handlers in order and writes the outcome set-based,
+so a batch costs a few statements instead of several per event.
+
+Counting follows DOMAIN.md: the formal organisation counts; a transfer in transit, a
+placement or a community registration never moves the count.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from projections.apply.common import Handler, Record, day, text
-from projections.apply.timeline import record_history, refold
-from projections.database import Cursor
+from projections.apply.common import Record, day, text
 
-_EPISODE_RESET = (
-    "transfer_to = NULL, transfer_letter = NULL, transfer_valid_until = NULL,"
-    " transfer_started_on = NULL, status = 'ACTIVE', exited_on = NULL, standing = 'NORMAL',"
-    " standing_since = NULL, standing_until = NULL, activist_since = NULL, target_since = NULL,"
-    " admitted_on = NULL, probation_ends_on = NULL, full_since = NULL,"
-    " placement_organisation_id = NULL, placement_since = NULL, community_id = NULL,"
-    " community_since = NULL"
-)
-
-
-def _update(cur: Cursor, member_id: str, **columns: Any) -> None:
-    assignments = ", ".join(f"{name} = ?" for name in columns)
-    cur.execute(
-        f"UPDATE rm_members SET {assignments} WHERE id = ?",
-        (*(text(v) for v in columns.values()), member_id),
-    )
-
-
-def _member(cur: Cursor, member_id: str) -> tuple[str, str] | None:
-    """(formal organisation, stage) now."""
-    cur.execute("SELECT organisation_id, stage FROM rm_members WHERE id = ?", (member_id,))
-    row = cur.fetchone()
-    return (row[0], row[1]) if row else None
+# rm_members, in table order.
+MEMBER_COLUMNS = (
+    "id", "name", "sex", "birth_date", "ethnicity", "education", "occupation",
+    "organisation_id", "stage", "stage_since", "applied_on", "transfer_to", "transfer_letter",
+    "transfer_valid_until", "transfer_started_on", "episode", "status", "exited_on",
+    "standing", "standing_since", "standing_until", "activist_since", "target_since",
+    "admitted_on", "probation_ends_on", "full_since", "placement_organisation_id",
+    "placement_since", "community_id", "community_since",
+)  # fmt: skip
+_NEW_ROW = {**dict.fromkeys(MEMBER_COLUMNS), "status": "ACTIVE", "standing": "NORMAL"}
+_TRANSFER_CLEARED: dict[str, Any] = {
+    "transfer_to": None, "transfer_letter": None, "transfer_valid_until": None,
+    "transfer_started_on": None,
+}  # fmt: skip
+_EPISODE_RESET: dict[str, Any] = {
+    **_TRANSFER_CLEARED, "status": "ACTIVE", "exited_on": None, "standing": "NORMAL",
+    "standing_since": None, "standing_until": None, "activist_since": None,
+    "target_since": None, "admitted_on": None, "probation_ends_on": None,
+    "full_since": None, "placement_organisation_id": None, "placement_since": None,
+    "community_id": None, "community_since": None,
+}  # fmt: skip
 
 
-def _movement(
-    cur: Cursor,
-    member_id: str,
-    r: Record,
-    kind: str,
-    organisation_id: Any,
-    other: Any = None,
-    detail: str | None = None,
-    stage: str | None = None,
-) -> None:
-    cur.execute(
-        "INSERT INTO rm_movements (member_id, version, kind, effective_date, organisation_id,"
-        " other_organisation_id, detail, stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT DO NOTHING",
-        (member_id, r["version"], kind, day(r), text(organisation_id), text(other), detail, stage),
-    )
+@dataclass
+class MemberState:
+    """One member while a batch of their events is applied: the row as stored (None: no
+    row yet) and what the events add. Values are kept as the tables hold them (ISO text,
+    uuids as text, the episode as int), so a row read back compares equal."""
+
+    id: str
+    row: dict[str, Any] | None
+    existed: bool = False  # the row was read from the table (else: inserted, if any)
+    changed: bool = False
+    history: list[tuple[Any, ...]] = field(default_factory=list)
+    movements: list[tuple[Any, ...]] = field(default_factory=list)
+    # Rare facts (circumstances, talks, opinions, admission exceptions): statements run
+    # in event order, as written.
+    statements: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+    @classmethod
+    def loaded(cls, member_id: str, row: dict[str, Any] | None) -> MemberState:
+        return cls(member_id, row, existed=row is not None)
+
+    def update(self, **columns: Any) -> None:
+        # As an UPDATE of a missing row: nothing happens.
+        if self.row is None:
+            return
+        for name, value in columns.items():
+            self.row[name] = text(value)
+        self.changed = True
+
+    def now(self) -> tuple[str, str] | None:
+        """(formal organisation, stage) now."""
+        return (self.row["organisation_id"], self.row["stage"]) if self.row else None
+
+    def organisation(self) -> str | None:
+        return self.row["organisation_id"] if self.row else None
+
+    def record_history(self, r: Record, **attributes: Any) -> None:
+        """One history row per attribute this event changes, at its effective date."""
+        version, effective = r["version"], day(r)
+        self.history.extend(
+            (self.id, version, name, effective, text(value)) for name, value in attributes.items()
+        )
+
+    def movement(
+        self,
+        r: Record,
+        kind: str,
+        organisation_id: Any,
+        other: Any = None,
+        detail: str | None = None,
+        stage: str | None = None,
+    ) -> None:
+        self.movements.append(
+            (self.id, r["version"], kind, day(r), text(organisation_id), text(other), detail,
+             stage)
+        )  # fmt: skip
 
 
-def _episode_history(cur: Cursor, member_id: str, r: Record, episode: int) -> None:
-    record_history(
-        cur,
-        member_id,
+MemberHandler = Callable[[MemberState, Record], None]
+
+
+def _episode_history(m: MemberState, r: Record, episode: int) -> None:
+    m.record_history(
         r,
         organisation=r["organisation_id"],
         stage="APPLICANT",
@@ -70,84 +115,76 @@ def _episode_history(cur: Cursor, member_id: str, r: Record, episode: int) -> No
     )
 
 
-def _applied(cur: Cursor, member_id: str, r: Record) -> None:
-    cur.execute(
-        "INSERT INTO rm_members (id, name, sex, birth_date, ethnicity, education, occupation,"
-        " organisation_id, stage, stage_since, applied_on, episode)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'APPLICANT', ?, ?, 1)"
-        " ON CONFLICT (id) DO NOTHING",
-        (
-            member_id,
-            r["name"],
-            r["sex"],
-            r["birth_date"].isoformat(),
-            r["ethnicity"],
-            r["education"],
-            r["occupation"],
-            str(r["organisation_id"]),
-            day(r),
-            day(r),
-        ),
-    )
-    _episode_history(cur, member_id, r, 1)
+def _applied(m: MemberState, r: Record) -> None:
+    if m.row is None:  # a row already there stays as it is
+        effective = day(r)
+        m.row = {
+            **_NEW_ROW,
+            "id": m.id,
+            "name": r["name"],
+            "sex": r["sex"],
+            "birth_date": r["birth_date"].isoformat(),
+            "ethnicity": r["ethnicity"],
+            "education": r["education"],
+            "occupation": r["occupation"],
+            "organisation_id": str(r["organisation_id"]),
+            "stage": "APPLICANT",
+            "stage_since": effective,
+            "applied_on": effective,
+            "episode": 1,
+        }
+    _episode_history(m, r, 1)
 
 
-def _reapplied(cur: Cursor, member_id: str, r: Record) -> None:
+def _reapplied(m: MemberState, r: Record) -> None:
     # A new episode: sex and birth date come from the citizen ID and stay.
-    cur.execute(
-        "UPDATE rm_members SET name = ?, ethnicity = ?, education = ?, occupation = ?,"
-        " organisation_id = ?, stage = 'APPLICANT', stage_since = ?, applied_on = ?,"
-        f" episode = ?, {_EPISODE_RESET} WHERE id = ?",
-        (
-            r["name"],
-            r["ethnicity"],
-            r["education"],
-            r["occupation"],
-            str(r["organisation_id"]),
-            day(r),
-            day(r),
-            r["episode"],
-            member_id,
-        ),
-    )
-    _episode_history(cur, member_id, r, int(r["episode"]))
+    if m.row is not None:
+        m.row.update(_EPISODE_RESET)
+        m.update(
+            name=r["name"],
+            ethnicity=r["ethnicity"],
+            education=r["education"],
+            occupation=r["occupation"],
+            organisation_id=r["organisation_id"],
+            stage="APPLICANT",
+            stage_since=day(r),
+            applied_on=day(r),
+        )
+        m.row["episode"] = r["episode"]
+    _episode_history(m, r, int(r["episode"]))
 
 
-def _stage(stage: str, since_column: str) -> Handler:
-    def apply(cur: Cursor, member_id: str, r: Record) -> None:
-        _update(cur, member_id, stage=stage, stage_since=day(r), **{since_column: day(r)})
-        record_history(cur, member_id, r, stage=stage)
+def _stage(stage: str, since_column: str) -> MemberHandler:
+    def apply(m: MemberState, r: Record) -> None:
+        m.update(stage=stage, stage_since=day(r), **{since_column: day(r)})
+        m.record_history(r, stage=stage)
 
     return apply
 
 
-def _probationary_admitted(cur: Cursor, member_id: str, r: Record) -> None:
+def _probationary_admitted(m: MemberState, r: Record) -> None:
     # Membership and probation run from the branch meeting (the effective date).
-    current = _member(cur, member_id)
-    _update(
-        cur,
-        member_id,
+    was_at = m.organisation()
+    m.update(
         stage="PROBATIONARY",
         stage_since=day(r),
         admitted_on=day(r),
         probation_ends_on=r["probation_ends_on"],
     )
-    record_history(cur, member_id, r, stage="PROBATIONARY")
+    m.record_history(r, stage="PROBATIONARY")
     if r.get("exception_reason"):
-        cur.execute(
+        m.statements.append((
             "INSERT INTO rm_admission_exceptions (member_id, version, effective_date, reason)"
             " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (member_id, r["version"], day(r), r["exception_reason"]),
-        )
+            (m.id, r["version"], day(r), r["exception_reason"]),
+        ))  # fmt: skip
     # Admissions count where approved (DOMAIN.md, Counting).
-    _movement(cur, member_id, r, "ADMITTED", r["approved_by"], current and current[0])
+    m.movement(r, "ADMITTED", r["approved_by"], was_at)
 
 
-def _converted(cur: Cursor, member_id: str, r: Record) -> None:
-    current = _member(cur, member_id)
-    _update(
-        cur,
-        member_id,
+def _converted(m: MemberState, r: Record) -> None:
+    was_at = m.organisation()
+    m.update(
         stage="FULL",
         stage_since=day(r),
         full_since=r["full_since"],
@@ -155,133 +192,95 @@ def _converted(cur: Cursor, member_id: str, r: Record) -> None:
         standing_since=r["full_since"],
         standing_until=None,
     )
-    record_history(cur, member_id, r, stage="FULL", standing="NORMAL")
-    _movement(cur, member_id, r, "CONVERTED", r["approved_by"], current and current[0])
+    m.record_history(r, stage="FULL", standing="NORMAL")
+    m.movement(r, "CONVERTED", r["approved_by"], was_at)
 
 
-def _probation_extended(cur: Cursor, member_id: str, r: Record) -> None:
-    _update(cur, member_id, probation_ends_on=r["probation_ends_on"])
+def _probation_extended(m: MemberState, r: Record) -> None:
+    m.update(probation_ends_on=r["probation_ends_on"])
 
 
-def _standing(standing: str) -> Handler:
-    def apply(cur: Cursor, member_id: str, r: Record) -> None:
-        _update(
-            cur,
-            member_id,
-            standing=standing,
-            standing_since=day(r),
-            standing_until=r.get("until"),
-        )
-        record_history(cur, member_id, r, standing=standing)
+def _standing(standing: str) -> MemberHandler:
+    def apply(m: MemberState, r: Record) -> None:
+        m.update(standing=standing, standing_since=day(r), standing_until=r.get("until"))
+        m.record_history(r, standing=standing)
 
     return apply
 
 
-def _exit(kind: str) -> Handler:
-    def apply(cur: Cursor, member_id: str, r: Record) -> None:
-        current = _member(cur, member_id)
+def _exit(kind: str) -> MemberHandler:
+    def apply(m: MemberState, r: Record) -> None:
+        current = m.now()
         # An exit ends what was open with it; the row stays, with its status, and the
         # member leaves every count from the effective date.
-        _update(
-            cur,
-            member_id,
+        m.update(
             status=kind,
             exited_on=day(r),
-            transfer_to=None,
-            transfer_letter=None,
-            transfer_valid_until=None,
-            transfer_started_on=None,
+            **_TRANSFER_CLEARED,
             placement_organisation_id=None,
             placement_since=None,
             community_id=None,
             community_since=None,
         )
-        record_history(
-            cur, member_id, r, status=kind, in_transit_to=None, placement=None, community=None
-        )
+        m.record_history(r, status=kind, in_transit_to=None, placement=None, community=None)
         # Exits count where decided; withdrawal and death carry no decision: the formal
         # organisation counts them.
         where = r.get("decided_by") or (current and current[0])
         if where is not None:
-            _movement(cur, member_id, r, "EXIT", where, detail=kind, stage=current and current[1])
+            m.movement(r, "EXIT", where, detail=kind, stage=current and current[1])
 
     return apply
 
 
-def _circumstance_set(cur: Cursor, member_id: str, r: Record) -> None:
-    cur.execute(
+def _circumstance_set(m: MemberState, r: Record) -> None:
+    m.statements.append((
         "INSERT INTO rm_member_circumstances (member_id, circumstance, since) VALUES (?, ?, ?)"
         " ON CONFLICT (member_id, circumstance) DO UPDATE SET since = excluded.since",
-        (member_id, r["circumstance"], day(r)),
-    )
-    record_history(cur, member_id, r, **{f"circumstance.{r['circumstance']}": "SET"})
+        (m.id, r["circumstance"], day(r)),
+    ))  # fmt: skip
+    m.record_history(r, **{f"circumstance.{r['circumstance']}": "SET"})
 
 
-def _circumstance_cleared(cur: Cursor, member_id: str, r: Record) -> None:
-    cur.execute(
+def _circumstance_cleared(m: MemberState, r: Record) -> None:
+    m.statements.append((
         "DELETE FROM rm_member_circumstances WHERE member_id = ? AND circumstance = ?",
-        (member_id, r["circumstance"]),
-    )
-    record_history(cur, member_id, r, **{f"circumstance.{r['circumstance']}": None})
+        (m.id, r["circumstance"]),
+    ))  # fmt: skip
+    m.record_history(r, **{f"circumstance.{r['circumstance']}": None})
 
 
-def _tie(attribute: str, column: str, tied: bool) -> Handler:
+def _tie(attribute: str, column: str, tied: bool) -> MemberHandler:
     """A community registration or a placement: a tie with its date that never moves the
     count (the column is named like the event's field)."""
 
-    def apply(cur: Cursor, member_id: str, r: Record) -> None:
+    def apply(m: MemberState, r: Record) -> None:
         value = r[column] if tied else None
-        _update(cur, member_id, **{column: value, f"{attribute}_since": day(r) if tied else None})
-        record_history(cur, member_id, r, **{attribute: value})
+        m.update(**{column: value, f"{attribute}_since": day(r) if tied else None})
+        m.record_history(r, **{attribute: value})
 
     return apply
 
 
-def _community(registered: bool) -> Handler:
-    return _tie("community", "community_id", registered)
-
-
-def _placement(placed: bool) -> Handler:
-    return _tie("placement", "placement_organisation_id", placed)
-
-
-def _transfer_started(cur: Cursor, member_id: str, r: Record) -> None:
+def _transfer_started(m: MemberState, r: Record) -> None:
     # In transit the member still counts at the sender: only the transfer columns move.
-    _update(
-        cur,
-        member_id,
+    m.update(
         transfer_to=r["to_organisation_id"],
         transfer_letter=r["letter_number"],
         transfer_valid_until=r["valid_until"],
         transfer_started_on=day(r),
     )
-    record_history(cur, member_id, r, in_transit_to=r["to_organisation_id"])
+    m.record_history(r, in_transit_to=r["to_organisation_id"])
 
 
-def _transfer_renewed(cur: Cursor, member_id: str, r: Record) -> None:
-    _update(
-        cur,
-        member_id,
-        transfer_letter=r["new_letter_number"],
-        transfer_valid_until=r["valid_until"],
-    )
+def _transfer_renewed(m: MemberState, r: Record) -> None:
+    m.update(transfer_letter=r["new_letter_number"], transfer_valid_until=r["valid_until"])
 
 
-def _transfer_accepted(cur: Cursor, member_id: str, r: Record) -> None:
-    current = _member(cur, member_id)
-    _update(
-        cur,
-        member_id,
-        organisation_id=r["to_organisation_id"],
-        transfer_to=None,
-        transfer_letter=None,
-        transfer_valid_until=None,
-        transfer_started_on=None,
-    )
-    record_history(cur, member_id, r, organisation=r["to_organisation_id"], in_transit_to=None)
-    _movement(
-        cur,
-        member_id,
+def _transfer_accepted(m: MemberState, r: Record) -> None:
+    current = m.now()
+    m.update(organisation_id=r["to_organisation_id"], **_TRANSFER_CLEARED)
+    m.record_history(r, organisation=r["to_organisation_id"], in_transit_to=None)
+    m.movement(
         r,
         "TRANSFER",
         r["from_organisation_id"],
@@ -290,48 +289,33 @@ def _transfer_accepted(cur: Cursor, member_id: str, r: Record) -> None:
     )
 
 
-def _transfer_refused(cur: Cursor, member_id: str, r: Record) -> None:
-    _update(
-        cur,
-        member_id,
-        transfer_to=None,
-        transfer_letter=None,
-        transfer_valid_until=None,
-        transfer_started_on=None,
-    )
-    record_history(cur, member_id, r, in_transit_to=None)
+def _transfer_refused(m: MemberState, r: Record) -> None:
+    m.update(**_TRANSFER_CLEARED)
+    m.record_history(r, in_transit_to=None)
 
 
-def _talk_held(cur: Cursor, member_id: str, r: Record) -> None:
-    cur.execute(
+def _talk_held(m: MemberState, r: Record) -> None:
+    m.statements.append((
         "INSERT INTO rm_member_talks (member_id, version, effective_date, held_by, late)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (member_id, r["version"], day(r), text(r["held_by"]), int(bool(r["late"]))),
-    )
+        (m.id, r["version"], day(r), text(r["held_by"]), int(bool(r["late"]))),
+    ))  # fmt: skip
 
 
-def _opinion_heard(cur: Cursor, member_id: str, r: Record) -> None:
-    cur.execute(
+def _opinion_heard(m: MemberState, r: Record) -> None:
+    m.statements.append((
         "INSERT INTO rm_member_opinions (member_id, version, effective_date, community_id,"
         " favourable) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        (member_id, r["version"], day(r), text(r["community_id"]), int(bool(r["favourable"]))),
-    )
+        (m.id, r["version"], day(r), text(r["community_id"]), int(bool(r["favourable"]))),
+    ))  # fmt: skip
 
 
-def _audit_only(cur: Cursor, member_id: str, r: Record) -> None:
+def _audit_only(m: MemberState, r: Record) -> None:
     """Facts kept on the trail only (review, training, sponsors, feedback, return slip):
     no roster, history or statistic reads them."""
 
 
-def _then_refold(handler: Handler) -> Handler:
-    def apply(cur: Cursor, member_id: str, r: Record) -> None:
-        handler(cur, member_id, r)
-        refold(cur, member_id)
-
-    return apply
-
-
-_BY_EVENT: dict[str, Callable[[Cursor, str, Record], None]] = {
+MEMBER_HANDLERS: dict[str, MemberHandler] = {
     "MemberApplied": _applied,
     "MemberReapplied": _reapplied,
     "MemberActivistAdmitted": _stage("ACTIVIST", "activist_since"),
@@ -352,10 +336,10 @@ _BY_EVENT: dict[str, Callable[[Cursor, str, Record], None]] = {
     "MemberDied": _exit("DIED"),
     "MemberCircumstanceSet": _circumstance_set,
     "MemberCircumstanceCleared": _circumstance_cleared,
-    "MemberCommunityRegistered": _community(True),
-    "MemberCommunityRegistrationEnded": _community(False),
-    "MemberPlaced": _placement(True),
-    "MemberPlacementEnded": _placement(False),
+    "MemberCommunityRegistered": _tie("community", "community_id", True),
+    "MemberCommunityRegistrationEnded": _tie("community", "community_id", False),
+    "MemberPlaced": _tie("placement", "placement_organisation_id", True),
+    "MemberPlacementEnded": _tie("placement", "placement_organisation_id", False),
     "MemberTransferStarted": _transfer_started,
     "MemberTransferRenewed": _transfer_renewed,
     "MemberTransferAccepted": _transfer_accepted,
@@ -367,11 +351,4 @@ _BY_EVENT: dict[str, Callable[[Cursor, str, Record], None]] = {
     "MemberReturnSlipRecorded": _audit_only,
     "MemberApplicationTalkHeld": _talk_held,
     "MemberCommunityOpinionHeard": _opinion_heard,
-}
-# Facts that change no attribute of the history: nothing to refold.
-_NO_REFOLD = (_audit_only, _talk_held, _opinion_heard)
-
-MEMBER_HANDLERS: dict[str, Handler] = {
-    name: handler if handler in _NO_REFOLD else _then_refold(handler)
-    for name, handler in _BY_EVENT.items()
 }

@@ -1,0 +1,126 @@
+"""Set-based statements over many keys at once, in each engine's cheapest form.
+
+PostgreSQL gets one statement with an array or JSON parameter whatever the number of
+keys; SQLite (in-process, no round trips) gets `IN (?, ...)` in chunks under its
+variable limit, or executemany.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from projections.database import Cursor
+
+# Well under SQLite's limit on variables in one statement (32,766 since 3.32, 999 before).
+_SQLITE_CHUNK = 500
+
+
+def select_in(cur: Cursor, sql: str, keys: Sequence[str]) -> list[Any]:
+    """Rows of `sql`, whose `{in}` follows the key column (`WHERE id {in}`), for these
+    keys; no order promised."""
+    if not keys:
+        return []
+    if cur.postgres:
+        cur.execute(sql.format(in_="= ANY(?::text[])"), (list(keys),))
+        return cur.fetchall()
+    rows: list[Any] = []
+    for start in range(0, len(keys), _SQLITE_CHUNK):
+        chunk = keys[start : start + _SQLITE_CHUNK]
+        cur.execute(sql.format(in_=f"IN ({', '.join('?' * len(chunk))})"), tuple(chunk))
+        rows.extend(cur.fetchall())
+    return rows
+
+
+def delete_in(cur: Cursor, table: str, column: str, keys: Sequence[str]) -> None:
+    if not keys:
+        return
+    if cur.postgres:
+        cur.execute(f"DELETE FROM {table} WHERE {column} = ANY(?::text[])", (list(keys),))
+        return
+    for start in range(0, len(keys), _SQLITE_CHUNK):
+        chunk = keys[start : start + _SQLITE_CHUNK]
+        cur.execute(
+            f"DELETE FROM {table} WHERE {column} IN ({', '.join('?' * len(chunk))})",
+            tuple(chunk),
+        )
+
+
+def delete_pairs(
+    cur: Cursor, table: str, columns: tuple[str, str], pairs: Sequence[tuple[str, str]]
+) -> None:
+    """Deletes the rows whose two key columns hold one of these pairs."""
+    if not pairs:
+        return
+    first, second = columns
+    if cur.postgres:
+        cur.execute(
+            f"DELETE FROM {table} t USING unnest(?::text[], ?::text[]) AS d(a, b)"
+            f" WHERE t.{first} = d.a AND t.{second} = d.b",
+            ([a for a, _ in pairs], [b for _, b in pairs]),
+        )
+        return
+    cur.executemany(f"DELETE FROM {table} WHERE {first} = ? AND {second} = ?", pairs)
+
+
+def update_rows(
+    cur: Cursor, table: str, key: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Sets `columns` of each row found by `key` to the given values (whole rows, as
+    dicts with the table's column names). On PostgreSQL one UPDATE for all of them: the
+    rows travel as one JSON parameter, typed by the table's own row type."""
+    if not rows:
+        return
+    if cur.postgres:
+        cur.execute(
+            f"UPDATE {table} t SET ({', '.join(columns)}) = ("
+            + ", ".join(f"u.{c}" for c in columns)
+            + f") FROM json_populate_recordset(NULL::{table}, ?::json) u"
+            f" WHERE t.{key} = u.{key}",
+            (json.dumps(list(rows), ensure_ascii=False),),
+        )
+        return
+    cur.executemany(
+        f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?",
+        [(*(row[c] for c in columns), row[key]) for row in rows],
+    )
+
+
+def insert_new_keys(
+    cur: Cursor, table: str, key: str, value: str, pairs: Sequence[tuple[str, int]]
+) -> int:
+    """Inserts (key, value) rows whose key is not there yet, in key order; returns how
+    many went in. A row another transaction is inserting makes this wait for it, then
+    not count it (PostgreSQL)."""
+    if not pairs:
+        return 0
+    if cur.postgres:
+        cur.execute(
+            f"INSERT INTO {table} ({key}, {value}) SELECT * FROM unnest(?::text[], ?::int[])"
+            " ORDER BY 1 ON CONFLICT DO NOTHING RETURNING 1",
+            ([k for k, _ in pairs], [v for _, v in pairs]),
+        )
+        return len(cur.fetchall())
+    inserted = 0
+    for k, v in sorted(pairs):
+        inserted += cur.execute(
+            f"INSERT INTO {table} ({key}, {value}) VALUES (?, ?) ON CONFLICT DO NOTHING", (k, v)
+        ).rowcount
+    return inserted
+
+
+def update_values(
+    cur: Cursor, table: str, key: str, value: str, pairs: Sequence[tuple[str, int]]
+) -> None:
+    """Sets `value` of each row found by `key`."""
+    if not pairs:
+        return
+    if cur.postgres:
+        cur.execute(
+            f"UPDATE {table} t SET {value} = u.v FROM unnest(?::text[], ?::int[]) AS u(k, v)"
+            f" WHERE t.{key} = u.k",
+            ([k for k, _ in pairs], [v for _, v in pairs]),
+        )
+        return
+    cur.executemany(f"UPDATE {table} SET {value} = ? WHERE {key} = ?", [(v, k) for k, v in pairs])

@@ -1,0 +1,125 @@
+"""A batch of member events applied with a handful of set-based statements.
+
+The members' rm_members rows are read once, the events folded into them in memory, in
+order (members.py), and what came out is written per table in one statement each: new
+rows by COPY, changed rows by one UPDATE, history, movements and timelines by COPY. A
+statement per event was the projector's main cost (each one a psycopg call and a
+server round of parsing, locking and index work).
+
+Timelines are refolded from all of a member's history rows, those stored and the
+batch's. A member with no stored version has no stored rows of any table (all of them
+are written in the transaction that stores the version), so their rows are not read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from projections.apply.audit import audit_row
+from projections.apply.bulk import delete_pairs, select_in, update_rows
+from projections.apply.common import Record
+from projections.apply.members import MEMBER_COLUMNS, MEMBER_HANDLERS, MemberState
+from projections.apply.timeline import COLUMNS as TIMELINE_COLUMNS
+from projections.apply.timeline import timeline_rows
+from projections.database import Cursor
+
+# (event type without namespace, member id, decoded record, store position)
+MemberEvent = tuple[str, str, Record, int | None]
+
+HISTORY_COLUMNS = ("member_id", "version", "attribute", "effective_date", "value")
+MOVEMENT_COLUMNS = ("member_id", "version", "kind", "effective_date", "organisation_id",
+                    "other_organisation_id", "detail", "stage")  # fmt: skip
+TIMELINE_TABLE_COLUMNS = ("member_id", "valid_from", "valid_to", *TIMELINE_COLUMNS.values())
+_UPDATED_COLUMNS = MEMBER_COLUMNS[1:]
+
+
+def apply_member_events(
+    cur: Cursor, events: Sequence[MemberEvent], known: Collection[str]
+) -> list[tuple[Any, ...]]:
+    """Applies events already let through by the version gate, in order; `known`: the
+    aggregates that had a stored version before. Returns their rm_audit rows."""
+    ids = list(dict.fromkeys(member_id for _, member_id, _, _ in events))
+    stored = _rows(cur, [m for m in ids if m in known])
+    states = {m: MemberState.loaded(m, stored.get(m)) for m in ids}
+    audit: list[tuple[Any, ...]] = []
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+    for event_type, member_id, record, position in events:
+        state = states[member_id]
+        handler = MEMBER_HANDLERS.get(event_type)
+        if handler is not None:
+            handler(state, record)
+            if state.statements:
+                statements.extend(state.statements)
+                state.statements.clear()
+        audit.append(
+            audit_row(event_type, member_id, "Member", record, position, state.organisation())
+        )
+    _write_members(cur, states.values())
+    for sql, params in statements:
+        cur.execute(sql, params)
+    _write_history(cur, states, known)
+    return audit
+
+
+def _rows(cur: Cursor, ids: list[str]) -> dict[str, dict[str, Any]]:
+    rows = select_in(cur, f"SELECT {', '.join(MEMBER_COLUMNS)} FROM rm_members WHERE id {{in_}}",
+                     ids)  # fmt: skip
+    return {row[0]: dict(zip(MEMBER_COLUMNS, row, strict=True)) for row in rows}
+
+
+def _write_members(cur: Cursor, states: Collection[MemberState]) -> None:
+    cur.insert_rows(
+        "rm_members",
+        MEMBER_COLUMNS,
+        [tuple(s.row[c] for c in MEMBER_COLUMNS) for s in states if s.row and not s.existed],
+    )
+    update_rows(
+        cur,
+        "rm_members",
+        "id",
+        _UPDATED_COLUMNS,
+        [s.row for s in states if s.row and s.existed and s.changed],
+    )
+
+
+def _write_history(cur: Cursor, states: dict[str, MemberState], known: Collection[str]) -> None:
+    """History and movement rows, and the timelines of the members whose history grew."""
+    cur.insert_rows(
+        "rm_member_history", HISTORY_COLUMNS, [row for s in states.values() for row in s.history]
+    )
+    cur.insert_rows(
+        "rm_movements", MOVEMENT_COLUMNS, [row for s in states.values() for row in s.movements]
+    )
+    grown = [s for s in states.values() if s.history]
+    # Members with a stored history: refolded from every row, now that the batch's rows
+    # are in; new members from the batch's rows alone.
+    stored = [s.id for s in grown if s.id in known]
+    by_member: dict[str, list[tuple[str, str, int, Any]]] = {m: [] for m in stored}
+    for member_id, version, attribute, effective, value in select_in(
+        cur,
+        "SELECT member_id, version, attribute, effective_date, value FROM rm_member_history"
+        " WHERE member_id {in_}",
+        stored,
+    ):
+        by_member[member_id].append((attribute, effective, version, value))
+    for s in grown:
+        if s.id not in known:
+            by_member[s.id] = [(a, effective, v, value) for _, v, a, effective, value in s.history]
+    timelines = set()
+    for member_id, rows in by_member.items():
+        rows.sort(key=_effective_then_version)
+        timelines.update(timeline_rows(member_id, [(a, e, value) for a, e, _, value in rows]))
+    # Only the intervals that changed are rewritten (mostly the open one ends and a new
+    # one follows): a refold that deleted and inserted every interval of the member was
+    # the batch's costliest statement pair.
+    before = set(select_in(
+        cur, f"SELECT {', '.join(TIMELINE_TABLE_COLUMNS)} FROM rm_member_timeline"
+        " WHERE member_id {in_}", stored))  # fmt: skip
+    delete_pairs(cur, "rm_member_timeline", ("member_id", "valid_from"),
+                 [(row[0], row[1]) for row in before - timelines])  # fmt: skip
+    cur.insert_rows("rm_member_timeline", TIMELINE_TABLE_COLUMNS, list(timelines - before))
+
+
+def _effective_then_version(row: tuple[str, str, int, Any]) -> tuple[str, int]:
+    return row[1], row[2]
