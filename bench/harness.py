@@ -38,6 +38,7 @@ def _pipeline(sizes: Sizes, samples: Samples, stages: frozenset[str]) -> None:
                                     sizes.stage_timeout_s)
         try:
             samples["ingest"].append(run.rate)
+            samples["ingest events"].append(run.event_rate)
             samples["ingest rss 10%"].append(run.rss_mb.get(0.1, float("nan")))
             samples["ingest rss 100%"].append(run.rss_mb.get(1.0, float("nan")))
             if not stages & {"relay", "projections", "memory"}:
@@ -158,8 +159,10 @@ def _figures(sizes: Sizes, s: Samples) -> list[Figure]:
     return [
         figure("ingest", f"requests/s ({n})", "/s", s["ingest"], "1 request per transaction",
                s["ingest 1 per transaction"], ">= 10x"),
-        figure("ingest", "requests/s vs store", "/s", s["ingest"], "store.save(100 aggregates)",
-               s["store save x100"], ">= 0.6x"),
+        # The store's write rate is events/s (one event per aggregate saved); a request
+        # writes about two (its change and its outcome), so events/s is the like unit.
+        figure("ingest", "events written/s vs store", "/s", s["ingest events"],
+               "store.save(100 aggregates)", s["store save x100"], ">= 0.6x"),
         figure("relay", "records/s", "/s", s["relay"], "kafka-python alone", s["raw produce"],
                ">= 0.7x"),
         figure("projections", "records/s", "/s", s["projections"], "consume+decode alone",

@@ -34,10 +34,15 @@ class IngestRun:
     requests: int
     seconds: float
     rss_mb: dict[float, float]
+    events: int  # stored events the requests caused, outcomes and tallies included
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def event_rate(self) -> float:
+        return self.events / self.seconds
 
 
 def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
@@ -54,16 +59,18 @@ def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
     workload.seed_store(store, ctx, chain(workload.organisations(tag),
                                           workload.earlier_applications(admitted, tag)))
     workload.publish(settings, workload.mixed(requests, tag, admitted))
+    before = store.recorder.max_notification_id() or 0
     ingest = Ingest(settings, store, ctx)
     progress = Progress(total=requests)
     ingest.process = progress.wrap(ingest.process)  # type: ignore[method-assign]
     run_until_done(ingest.run, progress, timeout_s)
-    return IngestRun(requests, progress.seconds, dict(progress.rss)), store
+    events = (store.recorder.max_notification_id() or 0) - before
+    return IngestRun(requests, progress.seconds, dict(progress.rss), events), store
 
 
 def measure_store_writes(env: Env, aggregates: int, per_save: int = 100) -> float:
     """eventsourcing's own rate: new Member aggregates (one Applied event each, as an
-    application makes) saved `per_save` at a time; aggregates per second."""
+    application makes) saved `per_save` at a time; aggregates (= events) per second."""
     store = open_event_store(env.settings)
     try:
         by = Provenance(request_id="bench", source_system=workload.CITY)
