@@ -6,12 +6,19 @@ Why: the current-state rollup of a district of a 1,000,000-member city read all 
 counters it reads a few hundred rows of `rm_rollup_counts` (issue 7: p99 < 20 ms).
 
 How they stay right: statement-level AFTER triggers with transition tables on
-`rm_members` and `rm_organisations` turn each statement's changes into deltas (-1 for an
-old row that was counted, +1 for a new one), add them up per (ancestor, dimension,
-value) and apply them in one INSERT ... ON CONFLICT DO UPDATE. Being triggers, they
-cannot drift from the rows, whoever writes them (the projector, a rebuild, a repair by
-hand), and the projector's Python code is unaware of them. SQLite has no statement
-triggers with transition tables: it keeps the row-reading rollup (its cities are small).
+`rm_members` turn each statement's changes into deltas at the members' organisations
+(-1 for an old row that was counted, +1 for a new one, only for rows whose counted
+columns changed) and keep them in `rm_rollup_deltas`; at commit a deferred constraint
+trigger (scheduled once per transaction) takes the transaction's deltas, adds them up
+per (ancestor, dimension, value) and applies them in one ordered INSERT ... ON CONFLICT
+DO UPDATE. Being triggers in the writing transaction, they cannot drift from the rows,
+whoever writes them (the projector, a rebuild, a repair by hand), and the projector's
+Python code is unaware of them. Folding once at commit rather than per statement keeps
+the projector's cost low (a batch would otherwise update the city's counters hundreds of
+times, each update one more row version in the transaction for the next to step over)
+and locks the counters every writer shares only from the fold to the commit.
+SQLite has no statement triggers with transition tables: it keeps the row-reading rollup
+(its cities are small).
 
 What is counted, over ACTIVE members only (rows are never deleted when counts reach 0:
 the query skips zeros, and a re-used value needs no insert):
@@ -28,8 +35,10 @@ An organisation's counts are those of its subtree. The walk upwards follows
 has no row yet (topics are not ordered with each other: a branch may be projected before
 its street), so when that parent arrives, its counts are complete and only need adding
 to its own ancestors. Re-parenting moves the organisation's counts from the old chain to
-the new one. Merging and dissolving move nothing: the domain closes only organisations
-that hold no members or sub-organisations.
+the new one; before any statement on `rm_organisations` the transaction's pending deltas
+are folded on the chains as they were, and an advisory lock keeps other transactions'
+folds from walking the chains until the move commits. Merging and dissolving move
+nothing: the domain closes only organisations that hold no members or sub-organisations.
 
 Known limit: one statement that re-parents two organisations of which one is an ancestor
 of the other is not handled exactly (the chains are walked in the statement's final
@@ -56,12 +65,22 @@ TABLE_DDL = """CREATE TABLE IF NOT EXISTS rm_rollup_counts (
         organisation_id TEXT NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL,
         n INTEGER NOT NULL,
         PRIMARY KEY (organisation_id, dimension, value))"""
+# A transaction's member deltas, at the members' own organisations, until its commit
+# folds them into the counters (empty between transactions).
+DELTAS_DDL = """CREATE TABLE IF NOT EXISTS rm_rollup_deltas (
+        organisation_id TEXT NOT NULL, dimension TEXT NOT NULL, value TEXT NOT NULL,
+        n INTEGER NOT NULL)"""
+# One row per transaction with deltas: its deferred trigger folds them at commit.
+PENDING_DDL = "CREATE TABLE IF NOT EXISTS rm_rollup_pending (pending INTEGER NOT NULL)"
+
+# A transaction-local setting: "this transaction has its fold scheduled already".
+_SCHEDULED = "registry.rm_rollup_pending"
 
 # (organisation_id, dimension, value, n) at the organisations where they apply, summed
 # over every ancestor (the organisation itself included) and added to the counters.
 # Rows go in key order, so two writers lock shared counters (the city's) in one order.
-_ADD_TO_ANCESTORS = """INSERT INTO rm_rollup_counts AS c (organisation_id, dimension, value, n)
-WITH RECURSIVE deltas(organisation_id, dimension, value, n) AS ({deltas}),
+_ADD_TO_ANCESTORS = """WITH RECURSIVE {before}deltas(organisation_id, dimension, value, n) AS (
+    {deltas}),
 origins AS (
     SELECT organisation_id, dimension, value, sum(n) AS n FROM deltas
     GROUP BY organisation_id, dimension, value),
@@ -70,6 +89,7 @@ up(origin, ancestor) AS (
     UNION
     SELECT up.origin, o.parent_id FROM up JOIN rm_organisations o ON o.id = up.ancestor
     WHERE o.parent_id IS NOT NULL)
+INSERT INTO rm_rollup_counts AS c (organisation_id, dimension, value, n)
 SELECT up.ancestor, d.dimension, d.value, sum(d.n)
 FROM origins d JOIN up ON up.origin = d.organisation_id
 GROUP BY up.ancestor, d.dimension, d.value HAVING sum(d.n) <> 0
@@ -105,12 +125,39 @@ _MEMBER_UPDATE_ROWS = (
 )
 
 
-def _members_sql(rows: str) -> str:
-    return _ADD_TO_ANCESTORS.format(deltas=_MEMBER_KEYS.format(rows=rows))
+def _record_member_deltas(rows: str) -> str:
+    """Plpgsql: a statement's member deltas kept for the commit, which is scheduled once
+    per transaction. Folding at commit rather than per statement matters: a batch of the
+    projector changes the city's counters hundreds of times, and each update of one row
+    within one transaction adds a row version the next one must step over; and the
+    counters (the city's above all, shared by every writer) are locked only from the
+    fold to the commit, in one ordered statement, not for the whole transaction."""
+    keys = _MEMBER_KEYS.format(rows=rows)
+    return f"""INSERT INTO rm_rollup_deltas (organisation_id, dimension, value, n)
+    SELECT organisation_id, dimension, value, sum(sign) FROM ({keys}) k
+    GROUP BY organisation_id, dimension, value HAVING sum(sign) <> 0;
+IF FOUND AND coalesce(current_setting('{_SCHEDULED}', true), '') = '' THEN
+    PERFORM set_config('{_SCHEDULED}', 'yes', true);
+    INSERT INTO rm_rollup_pending (pending) VALUES (1);
+END IF"""
 
+
+# Folds (shared) and moves of organisations (exclusive) exclude each other, so a fold
+# never walks chains that a concurrent, not yet committed, move is changing: it waits,
+# then sees the moved tree (each statement of a trigger takes a new snapshot).
+_TREE_LOCK = "hashtext(current_schema() || '.rm_rollup_counts')"
+
+# Every kept delta, taken out of rm_rollup_deltas and added up the chains as they are now.
+_FOLD = f"PERFORM pg_advisory_xact_lock_shared({_TREE_LOCK});\n" + _ADD_TO_ANCESTORS.format(
+    before="taken AS (DELETE FROM rm_rollup_deltas"
+    " RETURNING organisation_id, dimension, value, n),\n",
+    deltas="SELECT * FROM taken",
+)
 
 # A moved organisation's counters (its subtree) leave its old parent's chain and join
 # its new parent's; an organisation inserted late brings what was counted under it.
+# The transaction's member deltas were folded before the statement (on the chains as
+# they were when the members changed): the counters moved must be whole.
 _MOVE_ORGANISATIONS = """SELECT p.parent_id, c.dimension, c.value, p.sign * c.n
     FROM ({moved}) p(id, parent_id, sign)
     JOIN rm_rollup_counts c ON c.organisation_id = p.id
@@ -123,48 +170,63 @@ _ORGANISATION_UPDATE_MOVES = """SELECT o.id, o.parent_id, -1 FROM old_rows o
         JOIN new_rows n ON n.id = o.id WHERE o.parent_id IS DISTINCT FROM n.parent_id"""
 
 
-def _organisations_sql(moved: str) -> str:
-    return _ADD_TO_ANCESTORS.format(deltas=_MOVE_ORGANISATIONS.format(moved=moved))
+def _move_organisations(moved: str) -> str:
+    return _ADD_TO_ANCESTORS.format(before="", deltas=_MOVE_ORGANISATIONS.format(moved=moved))
 
 
-def _function(name: str, body: str) -> str:
+# Every counter again from the member rows; deltas kept so far are in those rows.
+_RECOUNT = "DELETE FROM rm_rollup_deltas;\nDELETE FROM rm_rollup_counts;\n" + (
+    _ADD_TO_ANCESTORS.format(
+        before="", deltas=_MEMBER_KEYS.format(rows=f"SELECT 1, {_COUNTED} FROM rm_members")
+    )
+)
+
+
+def _function(name: str, body: str, returns: str = "trigger") -> str:
+    end = "RETURN NULL;\n" if returns == "trigger" else ""
     return (
-        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
-        f"BEGIN\n{body};\nRETURN NULL;\nEND\n$body$"
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS {returns} LANGUAGE plpgsql AS $body$\n"
+        f"BEGIN\n{body};\n{end}END\n$body$"
     )
 
 
-# (trigger function, event, table, transition tables, statement)
+# (trigger function, event, table, transition tables, body)
 _TRIGGERS: tuple[tuple[str, str, str, str | None, str], ...] = (
     ("rm_rollup_counts_members_ins", "INSERT", "rm_members", "NEW TABLE AS new_rows",
-     _members_sql(f"SELECT 1, {_COUNTED} FROM new_rows")),
+     _record_member_deltas(f"SELECT 1, {_COUNTED} FROM new_rows")),
     ("rm_rollup_counts_members_upd", "UPDATE", "rm_members",
-     "OLD TABLE AS old_rows NEW TABLE AS new_rows", _members_sql(_MEMBER_UPDATE_ROWS)),
+     "OLD TABLE AS old_rows NEW TABLE AS new_rows", _record_member_deltas(_MEMBER_UPDATE_ROWS)),
     ("rm_rollup_counts_members_del", "DELETE", "rm_members", "OLD TABLE AS old_rows",
-     _members_sql(f"SELECT -1, {_COUNTED} FROM old_rows")),
+     _record_member_deltas(f"SELECT -1, {_COUNTED} FROM old_rows")),
     ("rm_rollup_counts_organisations_ins", "INSERT", "rm_organisations",
-     "NEW TABLE AS new_rows", _organisations_sql("SELECT id, parent_id, 1 FROM new_rows")),
+     "NEW TABLE AS new_rows", _move_organisations("SELECT id, parent_id, 1 FROM new_rows")),
     ("rm_rollup_counts_organisations_upd", "UPDATE", "rm_organisations",
      "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     _organisations_sql(_ORGANISATION_UPDATE_MOVES)),
+     _move_organisations(_ORGANISATION_UPDATE_MOVES)),
     ("rm_rollup_counts_organisations_del", "DELETE", "rm_organisations",
-     "OLD TABLE AS old_rows", _organisations_sql("SELECT id, parent_id, -1 FROM old_rows")),
+     "OLD TABLE AS old_rows", _move_organisations("SELECT id, parent_id, -1 FROM old_rows")),
+    ("rm_rollup_counts_organisations_before", "INSERT OR UPDATE OR DELETE OR TRUNCATE",
+     "rm_organisations", None,
+     f"PERFORM pg_advisory_xact_lock({_TREE_LOCK});\nPERFORM rm_rollup_counts_fold()"),
+    # TRUNCATE fires no row changes to follow: count everything again instead.
+    ("rm_rollup_counts_members_trunc", "TRUNCATE", "rm_members", None, _RECOUNT),
+    ("rm_rollup_counts_organisations_trunc", "TRUNCATE", "rm_organisations", None, _RECOUNT),
 )  # fmt: skip
 
-# TRUNCATE fires no row changes to follow: count everything again instead.
-_RECOUNT = "DELETE FROM rm_rollup_counts;\n" + _members_sql(f"SELECT 1, {_COUNTED} FROM rm_members")
-_TRIGGERS += tuple(
-    (f"rm_rollup_counts_{short}_trunc", "TRUNCATE", table, None, _RECOUNT)
-    for short, table in (("members", "rm_members"), ("organisations", "rm_organisations"))
+# At commit (deferred), once per transaction that kept deltas.
+_COMMIT_TRIGGER = "rm_rollup_counts_commit"
+_COMMIT_BODY = (
+    f"PERFORM set_config('{_SCHEDULED}', '', true);\n"
+    "DELETE FROM rm_rollup_pending;\nPERFORM rm_rollup_counts_fold()"
 )
 
-FUNCTIONS = tuple(name for name, *_ in _TRIGGERS)
+FUNCTIONS = ("rm_rollup_counts_fold", _COMMIT_TRIGGER, *(name for name, *_ in _TRIGGERS))
 
 
 def install(cur: Cursor) -> None:
-    """Creates (or replaces) the trigger functions and the triggers of the cursor's
-    generation (PostgreSQL), and counts from the rows when the triggers are new: a read
-    model made before the counters existed, or loaded in bulk (bench/citygen.py).
+    """Creates (or replaces) the functions and triggers of the cursor's generation
+    (PostgreSQL), and counts from the rows when the triggers are new: a read model made
+    before the counters existed, or loaded in bulk (bench/citygen.py).
 
     The member and organisation tables are locked against writers first, so the counts
     start from exactly the rows the triggers then follow, and two processes starting at
@@ -173,21 +235,37 @@ def install(cur: Cursor) -> None:
     names = ", ".join(f"'{name}'" for name in FUNCTIONS)  # triggers share their names
     cur.execute(
         "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal"
-        " AND tgrelid IN ('rm_members'::regclass, 'rm_organisations'::regclass)"
         f" AND tgname IN ({names})"
+        " AND tgrelid IN ('rm_members'::regclass, 'rm_organisations'::regclass,"
+        " 'rm_rollup_pending'::regclass)"
     )
-    present = int(cur.fetchone()[0])
-    for name, event, table, referencing, statement in _TRIGGERS:
-        cur.execute(_function(name, statement))
-        if present < len(_TRIGGERS):
-            cur.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            transition = f" REFERENCING {referencing}" if referencing else ""
-            cur.execute(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table}{transition}"
-                f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
-            )
-    if present < len(_TRIGGERS):
-        recount(cur)
+    fresh = int(cur.fetchone()[0]) < len(FUNCTIONS) - 1
+    cur.execute(_function("rm_rollup_counts_fold", _FOLD, returns="void"))
+    cur.execute(_function(_COMMIT_TRIGGER, _COMMIT_BODY))
+    for name, _, _, _, body in _TRIGGERS:
+        cur.execute(_function(name, body))
+    if not fresh:
+        return
+    # Every transaction leaves its deltas deleted: vacuum often, so the fold's scan of
+    # the (small) table does not step over many dead rows.
+    cur.execute(
+        "ALTER TABLE rm_rollup_deltas SET (autovacuum_vacuum_scale_factor = 0,"
+        " autovacuum_vacuum_threshold = 5000)"
+    )
+    cur.execute(f"DROP TRIGGER IF EXISTS {_COMMIT_TRIGGER} ON rm_rollup_pending")
+    cur.execute(
+        f"CREATE CONSTRAINT TRIGGER {_COMMIT_TRIGGER} AFTER INSERT ON rm_rollup_pending"
+        f" DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {_COMMIT_TRIGGER}()"
+    )
+    for name, event, table, referencing, _ in _TRIGGERS:
+        cur.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        transition = f" REFERENCING {referencing}" if referencing else ""
+        when = "BEFORE" if name.endswith("_before") else "AFTER"
+        cur.execute(
+            f"CREATE TRIGGER {name} {when} {event} ON {table}{transition}"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+        )
+    recount(cur)
 
 
 def recount(cur: Cursor) -> None:

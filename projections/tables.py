@@ -31,6 +31,8 @@ TABLES = (
     "rm_offsets",
     "rm_undecodable",
     "rm_rollup_counts",
+    "rm_rollup_deltas",
+    "rm_rollup_pending",
 )
 
 DDL = [
@@ -173,6 +175,8 @@ DDL = [
     # triggers, see projections/rollup_counts.py; SQLite leaves it empty): a district's
     # rollup reads its few hundred rows by primary key instead of ~60,000 member rows.
     rollup_counts.TABLE_DDL,
+    rollup_counts.DELTAS_DDL,
+    rollup_counts.PENDING_DDL,
 ]
 
 

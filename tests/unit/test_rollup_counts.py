@@ -5,6 +5,7 @@ their members; ages on the days a birth year straddles a band boundary."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -315,3 +316,40 @@ def test_days_around_every_boundary(pg: Database) -> None:
                 feed.full_member(f"m{n}", "XH-S1-C1", birth=date(year, *month_day))
     days = (*(day + timedelta(days=k) for k in range(-3, 3)), date(2028, 2, 29))
     assert_counters_agree(pg, days)
+
+
+def test_a_fold_waits_for_a_concurrent_move(pg: Database, pg_schema: str, tmp_path: Path) -> None:
+    """A transaction that adds a member under a street being moved by another (not yet
+    committed) transaction folds on the moved tree, not the one it saw first."""
+    feed = Feed(pg)
+    feed.city()
+    url = f"{DATABASE_URL}{'&' if '?' in DATABASE_URL else '?'}schema={pg_schema}"
+    other = Database(Settings(data_dir=tmp_path / "other", database_url=url))
+    added = threading.Event()
+    try:
+        with pg.transaction() as cur:
+            cur.execute(
+                "UPDATE rm_organisations SET parent_id = ? WHERE id = ?",
+                (str(oid("PD")), str(oid("XH-S1"))),
+            )
+
+            def add_member() -> None:
+                with other.transaction() as theirs:
+                    _apply(theirs, ("add", {"organisation": "XH-S1-C1", "status": "ACTIVE",
+                                            "stage": "FULL", "sex": "MALE",
+                                            "birth_date": "1990-01-01", "ethnicity": "汉族",
+                                            "education": "本科", "occupation": "教师",
+                                            "admitted_on": None}), [])  # fmt: skip
+                    # Its commit folds: that waits for the move to commit.
+                added.set()
+
+            thread = threading.Thread(target=add_member)
+            thread.start()
+            assert not added.wait(1.0), "the fold did not wait for the move"
+        thread.join(10)
+        assert added.is_set()
+    finally:
+        other.close()
+    assert queries.rollup(pg, "PD")["party_members"] == 1
+    assert queries.rollup(pg, "XH")["total"] == 0
+    assert_counters_agree(pg)
