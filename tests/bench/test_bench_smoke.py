@@ -30,7 +30,7 @@ def test_quick_harness_reports_every_stage(tmp_path: Path) -> None:
     names = {(f.stage, f.name.split(" (")[0]) for f in figures}
     for expected in [
         ("ingest", "requests/s"),
-        ("ingest", "requests/s vs store"),
+        ("ingest", "events written/s vs store"),
         ("relay", "records/s"),
         ("projections", "records/s"),
         ("memory", "ingest RSS at 100% of run"),
