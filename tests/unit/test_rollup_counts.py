@@ -16,10 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench import citygen
 from projections import queries, rollup_counts
+from projections.apply import apply_events
 from projections.database import Database
 from projections.tables import create_tables, drop_tables
 from registry.config import Settings
+from schemas.catalog import load_catalog
 from tests.conftest import DATABASE_URL
 from tests.unit.projection_events import Feed, oid
 
@@ -353,3 +356,27 @@ def test_a_fold_waits_for_a_concurrent_move(pg: Database, pg_schema: str, tmp_pa
     assert queries.rollup(pg, "PD")["party_members"] == 1
     assert queries.rollup(pg, "XH")["total"] == 0
     assert_counters_agree(pg)
+
+
+def test_counters_follow_batches_of_a_generated_city(pg: Database) -> None:
+    """The projector's batch path (COPY of new members, one UPDATE for many) on the bench
+    city's events: applications, every stage, transfers, exits and new applications over
+    the years, in batches of mixed events, with the ages checked on boundary days."""
+    shape = citygen.CityShape(members=300, districts=2, streets_per_district=2,
+                              communities_per_street=2, units_per_street=1)  # fmt: skip
+    catalog = load_catalog()
+    batch: list[tuple[str, Any, int]] = []
+
+    def flush() -> None:
+        with pg.transaction() as cur:
+            apply_events(cur, batch)
+        batch.clear()
+
+    for (name, record), position in citygen.events(shape, 11):
+        schema_name, decoded = catalog.decode(catalog.encode(f"registry.events.{name}", record))
+        batch.append((schema_name, decoded, position))
+        if len(batch) == 250:
+            flush()
+    flush()
+    assert queries.rollup(pg, citygen.CITY)["party_members"] > 100
+    assert_counters_agree(pg, (date.today(), *DAYS[:2]))
