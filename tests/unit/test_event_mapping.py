@@ -14,6 +14,7 @@ from domain.identity import CitizenId
 from domain.member import Member
 from domain.provenance import Provenance
 from schemas.catalog import Catalog, load_catalog
+from schemas.codec import Writer
 
 ID = CitizenId.parse("11010519491231002X")
 
@@ -96,3 +97,13 @@ def test_a_field_without_default_asks_for_an_upcaster() -> None:
     catalog = _catalog_with_new_field(with_default=False)
     with pytest.raises(LookupError, match="upcast"):
         event_mapping.domain_record(catalog, _old_activist_event())
+
+
+def test_the_relays_writer_gives_the_catalogs_bytes() -> None:
+    catalog = load_catalog()
+    publication = event_mapping.domain_record(catalog, _applied())
+    assert publication is not None
+    writer = Writer(catalog.by_name[publication.schema_name].source)
+    encoded = writer.encode(publication.record)
+    assert encoded == catalog.encode(publication.schema_name, publication.record)
+    assert writer.fingerprint == catalog.fingerprint(publication.schema_name)
