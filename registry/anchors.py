@@ -16,7 +16,7 @@ that left the registry.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid5
@@ -60,21 +60,33 @@ class Anchor(Aggregate):
 
 
 def block_digest(store: EventStore, notifications: list[Notification]) -> str:
-    cipher = store.mapper.cipher
-    compressor = store.mapper.compressor
     digest = hashlib.sha256()
     for n in notifications:
-        state = n.state
-        if cipher is not None:
-            state = cipher.decrypt(state)
-        if compressor is not None:
-            state = compressor.decompress(state)
-        digest.update(n.id.to_bytes(8, "big"))
-        digest.update(str(n.originator_id).encode())
-        digest.update(n.originator_version.to_bytes(8, "big"))
-        digest.update(n.topic.encode())
-        digest.update(hashlib.sha256(state).digest())
+        digest.update(leaf(n, plain_state(store, n)))
     return digest.hexdigest()
+
+
+def plain_state(store: EventStore, notification: Notification) -> bytes:
+    """A stored event's state as the mapper decodes it: decrypted, decompressed."""
+    state = notification.state
+    cipher = store.mapper.cipher
+    if cipher is not None:
+        state = cipher.decrypt(state)
+    compressor = store.mapper.compressor
+    if compressor is not None:
+        state = compressor.decompress(state)
+    return state
+
+
+def leaf(notification: Notification, plain: bytes) -> bytes:
+    """What one stored event adds to its block's digest (given its plain state)."""
+    return b"".join((
+        notification.id.to_bytes(8, "big"),
+        str(notification.originator_id).encode(),
+        notification.originator_version.to_bytes(8, "big"),
+        notification.topic.encode(),
+        hashlib.sha256(plain).digest(),
+    ))
 
 
 def chained(previous: str, block: str) -> str:
@@ -97,13 +109,56 @@ def _seal_of(store: EventStore, block: int) -> Anchor | None:
 class Sealer:
     """Seals every complete block up to a position; used by the relay after a checkpoint.
 
-    The block size is fixed for the life of a store: blocks are numbered by it."""
+    The block size is fixed for the life of a store: blocks are numbered by it.
+
+    The relay reads every stored event anyway (and decrypts it to publish it), so it
+    hands what it read to `feed`: a block read whole that way is digested from those
+    reads instead of being read from the store and decrypted a second time when it is
+    sealed. A block not fed whole (the relay restarted in the middle of it) is read from
+    the store, as `verify` does."""
 
     def __init__(self, store: EventStore, block_size: int) -> None:
         self.store = store
         self.size = block_size
         self._next_block: int | None = None
         self._previous: str | None = None
+        # Feeding: the block being digested, its digest so far and events, and the last
+        # position the reads fed so far cover (None: nothing fed, or out of step).
+        self._fed_to: int | None = None
+        self._block = 0
+        self._digest = hashlib.sha256()
+        self._events = 0
+        self._digested: dict[int, tuple[str, int]] = {}  # block → (digest, events)
+
+    def feed(self, start: int, last: int, leaves: Sequence[tuple[int, bytes]]) -> None:
+        """Takes one read of the notification log: every stored event from position
+        `start` to `last`, as (position, `leaf`) in position order. Reads must follow each
+        other without a gap to be digested; a read that does not continue the one before
+        starts over at the next block boundary."""
+        if last < start:
+            return
+        size = self.size
+        if self._fed_to is None or start != self._fed_to + 1:
+            self._block = -(-(start - 1) // size)  # the first block that starts at or after it
+            self._digest, self._events = hashlib.sha256(), 0
+        first = self._block * size + 1
+        for position, part in leaves:
+            if position < first:
+                continue  # in a block whose beginning this read did not see
+            while position > (self._block + 1) * size:
+                self._digest_done()
+            self._digest.update(part)
+            self._events += 1
+        self._fed_to = last
+        while (self._block + 1) * size <= last:
+            self._digest_done()
+
+    def _digest_done(self) -> None:
+        # Every position of the block was covered by the reads fed: the block is whole.
+        if self._next_block is None or self._block >= self._next_block:
+            self._digested[self._block] = (self._digest.hexdigest(), self._events)
+        self._block += 1
+        self._digest, self._events = hashlib.sha256(), 0
 
     def seal_up_to(self, position: int) -> int:
         """Seals the blocks that end at or before `position`; returns how many it sealed."""
@@ -112,14 +167,18 @@ class Sealer:
         sealed = 0
         while (self._next_block + 1) * self.size <= position:
             block = self._next_block
-            notifications = _block_notifications(self.store, block, self.size)
-            body = block_digest(self.store, notifications)
+            fed = self._digested.pop(block, None)
+            if fed is not None:
+                body, events = fed
+            else:
+                notifications = _block_notifications(self.store, block, self.size)
+                body, events = block_digest(self.store, notifications), len(notifications)
             assert self._previous is not None
             anchor = Anchor(
                 block=block,
                 from_position=block * self.size + 1,
                 to_position=(block + 1) * self.size,
-                events=len(notifications),
+                events=events,
                 block_digest=body,
                 previous_digest=self._previous,
                 digest=chained(self._previous, body),
@@ -131,6 +190,8 @@ class Sealer:
             self._previous = anchor.digest
             self._next_block = block + 1
             sealed += 1
+        for stale in [b for b in self._digested if b < self._next_block]:
+            del self._digested[stale]  # fed again after a restart of the reads: sealed already
         return sealed
 
     def _resume(self) -> tuple[int, str]:
