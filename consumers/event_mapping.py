@@ -7,6 +7,7 @@ numbers, contact details) never leaves the store.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -60,9 +61,11 @@ def topic_of(qualname: str) -> str | None:
 
 
 def envelope(event: Any) -> dict[str, Any]:
+    # The aggregate id as its string, as Avro carries it: made once, not per use.
+    aggregate_id = str(event.originator_id)
     return {
-        "event_id": event_id(event.originator_id, event.originator_version),
-        "aggregate_id": event.originator_id,
+        "event_id": f"{aggregate_id}:{event.originator_version}",
+        "aggregate_id": aggregate_id,
         "version": event.originator_version,
         "effective_date": getattr(event, "effective_date", None) or event.timestamp.date(),
         "recorded_at": event.timestamp,
@@ -78,28 +81,33 @@ def domain_record(catalog: Catalog, event: Any) -> Publication | None:
     if topic not in (topics.MEMBER_EVENTS, topics.ORGANISATION_EVENTS, topics.ANCHORS):
         return None
     name = schema_name_of(qualname)
-    schema = catalog.by_name[name].source
     record = envelope(event)
-    for field in schema["fields"]:
-        if field["name"] not in ENVELOPE:
-            record[field["name"]] = _attribute(event, field)
-    return Publication(topic, str(event.originator_id).encode(), name, record)
+    for field_name, default in _copied_fields(catalog, name):
+        value = getattr(event, field_name, _NO_DEFAULT)
+        if value is _NO_DEFAULT:
+            # An event stored before its schema gained a field (with a default, as
+            # compatibility demands) is published under the current schema with it.
+            if default is _NO_DEFAULT:
+                raise LookupError(
+                    f"{qualname} has no attribute {field_name!r} and its schema field has no "
+                    "default: upcast the stored event (eventsourcing class_version) first"
+                )
+            value = default
+        record[field_name] = value
+    return Publication(topic, record["aggregate_id"].encode(), name, record)
 
 
 _NO_DEFAULT = object()
 
 
-def _attribute(event: Any, field: dict[str, Any]) -> Any:
-    """An event stored before its schema gained a field (with a default, as compatibility
-    demands) is published under the current schema with that default."""
-    value = getattr(event, field["name"], _NO_DEFAULT)
-    if value is not _NO_DEFAULT:
-        return value
-    if "default" in field:
-        return field["default"]
-    raise LookupError(
-        f"{type(event).__qualname__} has no attribute {field['name']!r} and its schema field "
-        "has no default: upcast the stored event (eventsourcing class_version) first"
+@functools.cache
+def _copied_fields(catalog: Catalog, name: str) -> tuple[tuple[str, Any], ...]:
+    """The schema's fields outside the envelope, with their defaults: read once per
+    schema, not per event."""
+    return tuple(
+        (field["name"], field.get("default", _NO_DEFAULT))
+        for field in catalog.by_name[name].source["fields"]
+        if field["name"] not in ENVELOPE
     )
 
 
