@@ -18,9 +18,9 @@ def measure_relay(env: Env, store: EventStore, timeout_s: float) -> float:
     ensure_topics(env.settings, RELAYED_TOPICS)
     relay = Relay(env.settings, store, load_catalog())
     try:
-        warm = getattr(relay, "_kafka", None)  # connect the producer before timing
-        if warm is not None:
-            warm().partitions_for(RELAYED_TOPICS[0])
+        # Connect the producer and start the reader process before timing: the raw
+        # baseline's producer is connected before its clock starts too.
+        relay.warm_up()
         started = time.perf_counter()
         deadline = time.monotonic() + timeout_s
         while relay.run_once():

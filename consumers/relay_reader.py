@@ -1,0 +1,387 @@
+"""The relay's reading half: the notification log → the records to publish.
+
+Everything the relay does before the producer (read a page of the log, decrypt, decode,
+map to the public record, Avro-encode, build the headers, digest for the seals) is done
+by a `PageReader`. The relay runs it in a process of its own (`ReaderProcess`), which
+reads and encodes the next page while the relay's process hands the current one to
+Kafka: kafka-python spends most of a core on its own, and the interpreter lock would
+otherwise make the two take turns.
+
+A page carries no decision: the relay's process still checkpoints, seals and starts
+epochs, so a reader process that dies or is killed loses nothing (the relay reads again
+from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import socket
+import struct
+import subprocess
+import sys
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, Notification, OperationalError, StoredEvent
+
+from consumers import event_mapping as mapping
+from registry.anchors import leaf, plain_state
+from registry.config import Settings
+from registry.store import STORE_UNAVAILABLE, EventStore, open_event_store
+from schemas import topics
+from schemas.catalog import Catalog, load_catalog
+from schemas.codec import Writer
+
+log = logging.getLogger(__name__)
+
+# Events a request caused sit just before its outcome in the log, in the same
+# transaction; this many positions are remembered to give outcomes their positions.
+POSITION_WINDOW = 50_000
+# Stored events that never leave the store (by their topic in the store): integrators'
+# scopes and organisations' tallies.
+NEVER_PUBLISHED = ("domain.integrator:", "registry.tally:")
+# Headers every record carries with the same value.
+_SPECVERSION = (topics.CE_SPECVERSION, topics.CE_SPECVERSION_VALUE.encode())
+_SOURCE = (topics.CE_SOURCE, topics.CE_SOURCE_VALUE.encode())
+_CONTENT_TYPE = (topics.CONTENT_TYPE, topics.CONTENT_TYPE_VALUE.encode())
+# How long the relay waits for a page from its reader process before giving it up.
+READ_TIMEOUT_S = 120.0
+_ROOT = str(Path(__file__).resolve().parents[1])
+# Where the stored events' classes are (their topics name them).
+_AGGREGATE_MODULES = (
+    "domain.member", "domain.organisation", "domain.change_request", "registry.anchors",
+)
+
+# topic, murmur2 hash of the key (None: no key), key, value, headers (all but the epoch),
+# event id
+Outgoing = tuple[str, int | None, bytes | None, bytes, list[tuple[str, bytes]], str]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One read of the log: every stored event from `start` to `last`."""
+
+    start: int
+    last: int  # start - 1 when nothing was read
+    count: int  # notifications read
+    records: list[Outgoing]  # in store order
+    leaves: list[tuple[int, bytes]]  # (position, its part of the block digest); [] if not sealing
+
+
+def key_hash(key: bytes) -> int:
+    """kafka-python's DefaultPartitioner hash (the Java client's murmur2, positive): the
+    partition of a key is `sorted(partitions)[key_hash(key) % len(partitions)]`.
+
+    kafka-python's own `murmur2` works byte by byte in Python; this one takes the key
+    four bytes at a time and costs half as much (tests compare the two)."""
+    length = len(key)
+    m = 0x5BD1E995
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    whole = length & ~3
+    for (k,) in _U32.iter_unpack(key[:whole]):
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> 24
+        h = ((h * m) & 0xFFFFFFFF) ^ ((k * m) & 0xFFFFFFFF)
+    extra = length & 3
+    if extra:
+        if extra == 3:
+            h ^= key[whole + 2] << 16
+        if extra >= 2:
+            h ^= key[whole + 1] << 8
+        h = ((h ^ key[whole]) * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h & 0x7FFFFFFF
+
+
+_U32 = struct.Struct("<I")
+
+
+class PageReader:
+    """Reads pages of the log and makes each stored event's record."""
+
+    def __init__(self, store: EventStore, catalog: Catalog, *, sealing: bool) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.recorder = store.process_recorder
+        self.sealing = sealing
+        self._positions: OrderedDict[tuple[str, int], int] = OrderedDict()
+        # Each event is decrypted once, for its record and for its seal; this mapper
+        # turns the plain state into the domain event.
+        self._plain_mapper: Mapper[UUID] = Mapper(transcoder=store.mapper.transcoder)
+        # Per schema: its writer (parsed once for writing) and its two headers.
+        self._writers: dict[str, tuple[Writer, tuple[str, bytes], tuple[str, bytes]]] = {}
+
+    def warm(self) -> None:
+        """Imports the aggregates' modules and parses every event schema for writing, so
+        that the first pages cost what the others do."""
+        for module in _AGGREGATE_MODULES:
+            importlib.import_module(module)
+        for name in self.catalog.by_name:
+            if name.startswith(mapping.NAMESPACE + "."):
+                self._writer(name)
+
+    def read(self, start: int, limit: int) -> Page:
+        notifications = self.recorder.select_notifications(start=start, limit=limit)
+        if not notifications:
+            return Page(start, start - 1, 0, [], [])
+        if not self._positions and notifications[0].id > 1:
+            self._remember_positions_before(notifications[0].id - 1)
+        records: list[Outgoing] = []
+        leaves: list[tuple[int, bytes]] = []
+        sealing = self.sealing
+        for notification in notifications:
+            self._remember_position(notification)
+            never = notification.topic.startswith(NEVER_PUBLISHED)
+            if never and not sealing:
+                continue  # not decrypted nor decoded: nothing of it leaves the store
+            plain = plain_state(self.store, notification)
+            if sealing:
+                leaves.append((notification.id, leaf(notification, plain)))
+            if never:
+                continue  # decrypted for its seal only: nothing of it leaves the store
+            outgoing = self._outgoing(notification, plain)
+            if outgoing is not None:
+                records.append(outgoing)
+        return Page(start, notifications[-1].id, len(notifications), records, leaves)
+
+    def _outgoing(self, notification: Notification, plain: bytes) -> Outgoing | None:
+        publication = self._publication(notification, plain)
+        if publication is None:
+            return None
+        writer, ce_type, fingerprint = self._writer(publication.schema_name)
+        record = publication.record
+        ev_id: str = record["event_id"]
+        headers = [
+            _SPECVERSION,
+            (topics.CE_ID, ev_id.encode()),
+            _SOURCE,
+            ce_type,
+            (topics.CE_TIME, record["recorded_at"].isoformat().encode()),
+            (topics.CE_SUBJECT, ev_id.rpartition(":")[0].encode()),
+            _CONTENT_TYPE,
+            (topics.POSITION, str(notification.id).encode()),
+            fingerprint,
+        ]
+        key = publication.key
+        return (
+            publication.topic,
+            None if key is None else key_hash(key),
+            key,
+            writer.encode(record),
+            headers,
+            ev_id,
+        )
+
+    def _publication(self, notification: Notification, plain: bytes) -> mapping.Publication | None:
+        event = self._plain_mapper.to_domain_event(
+            StoredEvent(
+                originator_id=notification.originator_id,
+                originator_version=notification.originator_version,
+                topic=notification.topic,
+                state=plain,
+            )
+        )
+        qualname = type(event).__qualname__
+        topic = mapping.topic_of(qualname)
+        if topic == topics.CHANGE_OUTCOMES:
+            decided = event if qualname.endswith("Decided") else self._decided(event)
+            return mapping.outcome_record(decided, event, self._caused(decided))
+        if topic == topics.DEAD_LETTERS:
+            return mapping.dead_letter_record(event)
+        return mapping.domain_record(self.catalog, event)
+
+    def _writer(self, name: str) -> tuple[Writer, tuple[str, bytes], tuple[str, bytes]]:
+        try:
+            return self._writers[name]
+        except KeyError:
+            writer = Writer(self.catalog.by_name[name].source)
+            self._writers[name] = entry = (
+                writer,
+                (topics.CE_TYPE, name.encode()),
+                (topics.SCHEMA_FINGERPRINT, writer.fingerprint.hex().encode()),
+            )
+            return entry
+
+    def _decided(self, event: Any) -> Any:
+        return next(iter(self.store.events.get(event.originator_id, lte=1)))
+
+    def _caused(self, decided: Any) -> list[dict[str, Any]]:
+        positions = self._positions
+        return [
+            {
+                # The uuid's string straight from its hex (Avro carries the string).
+                "aggregate_id": "-".join((aggregate_hex[:8], aggregate_hex[8:12],
+                                          aggregate_hex[12:16], aggregate_hex[16:20],
+                                          aggregate_hex[20:])),
+                "version": version,
+                "event_type": mapping.schema_name_of(qualname),
+                "store_position": positions.get((aggregate_hex, version)),
+            }
+            for aggregate_hex, version, qualname in decided.caused
+        ]
+
+    def _remember_position(self, notification: Notification) -> None:
+        key = (notification.originator_id.hex, notification.originator_version)
+        self._positions[key] = notification.id
+        if len(self._positions) > POSITION_WINDOW:
+            self._positions.popitem(last=False)
+
+    def _remember_positions_before(self, position: int) -> None:
+        # After a restart the window is empty; the events an outcome refers to are at
+        # most one ingest transaction back.
+        first = max(1, position - 5_000)
+        for notification in self.recorder.select_notifications(
+            start=first, stop=position, limit=position - first + 1
+        ):
+            self._remember_position(notification)
+
+
+class ReaderProcess:
+    """A `PageReader` in a process of its own, over its own connection to the store the
+    settings name. Each page asked for is answered, and the next page is asked for at
+    once, so it is read while the relay sends this one."""
+
+    def __init__(self, settings: Settings, *, sealing: bool) -> None:
+        self.settings = settings
+        self.sealing = sealing
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._asked: tuple[int, int] | None = None  # (start, limit) of the page on its way
+
+    def start(self) -> None:
+        if self._process is not None:
+            return
+        # A fresh interpreter (`python -m consumers.relay_reader`), not multiprocessing:
+        # fork would copy the relay's threads' locks, and spawn imports the parent's main
+        # module again, which a script without a __main__ guard cannot take.
+        parent, child = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (_ROOT, env.get("PYTHONPATH"))))
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "consumers.relay_reader", str(child.fileno())],
+                pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
+            )
+        finally:
+            child.close()
+        conn = Connection(parent.detach())
+        self._process, self._conn = process, conn
+        self._asked = (0, 0)  # answered with "ready" once it is warm
+        try:
+            conn.send((self.settings, self.sealing))
+            self._answer()
+        except BaseException:
+            self.close()
+            raise
+
+    def read(self, start: int, limit: int) -> Page:
+        self.start()
+        if self._asked is not None and self._asked != (start, limit):
+            self._answer()  # read ahead from where the relay no longer is: dropped
+        if self._asked is None:
+            self._ask(start, limit)
+        page = self._answer()
+        assert isinstance(page, Page)
+        if page.count:
+            self._ask(page.last + 1, limit)
+        return page
+
+    def close(self) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        self._asked = None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+            conn.close()
+        if process is not None:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+    def _ask(self, start: int, limit: int) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.send((start, limit))
+        except OSError as error:
+            self.close()
+            raise OperationalError(f"the relay's reader process is gone ({error!r})") from None
+        self._asked = (start, limit)
+
+    def _answer(self) -> Any:
+        conn = self._conn
+        assert conn is not None and self._asked is not None
+        self._asked = None
+        try:
+            if not conn.poll(READ_TIMEOUT_S):
+                raise TimeoutError(f"no page in {READ_TIMEOUT_S:.0f} s")
+            kind, payload = conn.recv()
+        except (OSError, EOFError, TimeoutError) as error:
+            self.close()  # started again on the next read
+            raise OperationalError(f"the relay's reader process failed ({error!r})") from None
+        if kind == "unavailable":
+            raise OperationalError(payload)
+        if kind == "failed":
+            raise RuntimeError(f"the relay's reader process failed:\n{payload}")
+        return payload
+
+
+def _serve(conn: Connection) -> None:
+    """The reader process: answers (start, limit) with a page, until None or the relay's
+    process is gone."""
+    try:
+        settings, sealing = conn.recv()
+    except (EOFError, OSError):
+        return
+    try:
+        store = open_event_store(settings)
+    except STORE_UNAVAILABLE as error:
+        with contextlib.suppress(OSError):
+            conn.send(("unavailable", f"event store unavailable in the reader: {error}"))
+        return
+    try:
+        reader = PageReader(store, load_catalog(), sealing=sealing)
+        reader.warm()
+        conn.send(("ready", None))
+        while True:
+            try:
+                request = conn.recv()
+            except (EOFError, OSError):
+                return
+            if request is None:
+                return
+            start, limit = request
+            answer: tuple[str, Any]
+            try:
+                answer = ("page", reader.read(start, limit))
+            except STORE_UNAVAILABLE as error:
+                answer = ("unavailable", f"event store unavailable in the reader: {error}")
+            except Exception:
+                answer = ("failed", traceback.format_exc())
+            try:
+                conn.send(answer)
+            except OSError:
+                return
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    # The module's importable copy, not this __main__ one: pages must unpickle in the
+    # relay's process as consumers.relay_reader.Page.
+    from consumers import relay_reader
+
+    logging.basicConfig(level=logging.WARNING)
+    relay_reader._serve(Connection(int(sys.argv[1])))
