@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import Application, project_aggregate
+from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     InterfaceError,
@@ -90,7 +90,11 @@ class EventStore(Application):
         after = {a: (cached[a].version if a in cached else 0) for a in aggregate_ids}
         taken: dict[UUID, Aggregate] = {}
         for aggregate_id, events in self._events_after(after).items():
-            aggregate = project_aggregate(cached.get(aggregate_id), events)
+            # eventsourcing's project_aggregate, without its runtime Protocol check of
+            # every event (a fifth of the time here); these are the store's own events.
+            aggregate = cached.get(aggregate_id)
+            for event in events:
+                aggregate = event.mutate(aggregate)
             if aggregate is not None:
                 taken[aggregate_id] = aggregate
         for aggregate_id, aggregate in cached.items():
