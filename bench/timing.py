@@ -22,6 +22,7 @@ class Progress:
     first: float | None = None
     last: float | None = None
     rss: dict[float, float] = field(default_factory=dict)
+    measure_rss: Callable[[], float] = rss_mb
     done: threading.Event = field(default_factory=threading.Event)
 
     def wrap(self, process: Callable[[Any, list[Any]], None]) -> Callable[[Any, list[Any]], None]:
@@ -32,7 +33,7 @@ class Progress:
             self.handled += len(records)
             for mark in self.memory_marks:
                 if mark not in self.rss and self.handled >= mark * self.total:
-                    self.rss[mark] = rss_mb()
+                    self.rss[mark] = self.measure_rss()
             if self.handled >= self.total:
                 self.last = time.perf_counter()
                 self.done.set()

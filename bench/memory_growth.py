@@ -1,0 +1,180 @@
+"""Memory as the registry grows: resident memory of each loop's process while it takes a
+city from nothing to `--members` members (issue 7: flat, ±10 %, from 100k to 1M).
+
+`python -m bench.memory_growth --members 1000000` publishes that many applications
+(from a child process, so nothing of the publishing stays in a measured process),
+then runs the ingest, the relay and the projector one after the other, each in a
+process of its own as deployed, from the first record to the last. Each samples its
+resident memory (its own and its children's: the relay's reader process) when it has
+handled 10 %, 25 %, 50 %, 75 % and 100 % of its work; the figure is the ratio of the
+sample at 100 % (1M members) to the one at 10 % (100k members).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import workload
+from bench.env import Env, bench_env, connect
+from bench.timing import Progress, run_until_done
+from registry.config import Settings
+
+MARKS = (0.1, 0.25, 0.5, 0.75, 1.0)
+PUBLISH_CHUNK = 20_000
+
+
+def rss_tree_mb(pid: int | None = None) -> float:
+    """VmRSS of a process and its descendants, in MiB."""
+    root = Path(f"/proc/{pid or 'self'}")
+    total = 0.0
+    try:
+        for line in (root / "status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+        for task in (root / "task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += rss_tree_mb(int(child))
+    except OSError:
+        pass  # a child that just ended
+    return total
+
+
+def _publish(settings: Settings, members: int) -> None:
+    for start in range(0, members, PUBLISH_CHUNK):
+        count = min(PUBLISH_CHUNK, members - start)
+        workload.publish(settings, workload.applications(count, "mem", start=start))
+
+
+def _ingest(settings: Settings, members: int, timeout_s: float) -> dict[float, float]:
+    from consumers.ingest import Ingest
+    from registry.runtime import ingest_context
+    from registry.store import open_event_store
+
+    store = open_event_store(settings)
+    try:
+        ctx = ingest_context(settings)
+        ingest = Ingest(settings, store, ctx)
+        progress = _progress(members)
+        ingest.process = progress.wrap(ingest.process)  # type: ignore[method-assign]
+        run_until_done(ingest.run, progress, timeout_s)
+        return progress.rss
+    finally:
+        store.close()
+
+
+def _relay(settings: Settings, timeout_s: float) -> dict[float, float]:
+    from consumers.kafka import ensure_topics
+    from consumers.relay import RELAYED_TOPICS, Relay
+    from registry.store import open_event_store
+    from schemas.catalog import load_catalog
+
+    store = open_event_store(settings)
+    ensure_topics(settings, RELAYED_TOPICS)
+    relay = Relay(settings, store, load_catalog())
+    try:
+        total = store.recorder.max_notification_id() or 0
+        rss: dict[float, float] = {}
+        deadline = time.monotonic() + timeout_s
+        while relay.run_once():
+            for mark in MARKS:
+                if mark not in rss and relay.position >= mark * total:
+                    rss[mark] = rss_tree_mb()
+            if time.monotonic() > deadline:
+                raise TimeoutError("the relay did not publish the store in time")
+        rss.setdefault(1.0, rss_tree_mb())
+        return rss
+    finally:
+        relay.close()
+        store.close()
+
+
+def _projector(settings: Settings, records: int, timeout_s: float) -> dict[float, float]:
+    from consumers.projector import Projector
+    from projections.database import Database
+    from schemas.catalog import load_catalog
+
+    db = Database(settings)
+    try:
+        projector = Projector(settings, db, load_catalog())
+        progress = _progress(records)
+        projector.process = progress.wrap(projector.process)  # type: ignore[method-assign]
+        run_until_done(projector.run, progress, timeout_s)
+        return progress.rss
+    finally:
+        db.close()
+
+
+def _progress(total: int) -> Progress:
+    # The loop's whole process tree, not only its interpreter.
+    return Progress(total=total, memory_marks=MARKS, measure_rss=rss_tree_mb)
+
+
+def _projected_records(env: Env) -> int:
+    """Events the relay put on the member and organisation topics."""
+    with connect(env.schema) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM registry_events"
+            " WHERE topic LIKE 'domain.member:%' OR topic LIKE 'domain.organisation:%'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _in_child(target: Any, *args: Any) -> Any:
+    """Runs target(*args) in a fresh process; returns what it returned."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        return pool.apply(target, args)
+
+
+def measure(members: int, timeout_s: float) -> dict[str, Any]:
+    with bench_env() as env:
+        from registry.runtime import ingest_context
+        from registry.store import open_event_store
+
+        store = open_event_store(env.settings)
+        try:
+            workload.seed_store(store, ingest_context(env.settings), workload.organisations("mem"))
+        finally:
+            store.close()
+        started = time.monotonic()
+        _in_child(_publish, env.settings, members)
+        published_s = time.monotonic() - started
+        result: dict[str, Any] = {"members": members, "publish_s": round(published_s, 1)}
+        for name in ("ingest", "relay", "projector"):
+            started = time.monotonic()
+            if name == "ingest":
+                rss = _in_child(_ingest, env.settings, members, timeout_s)
+            elif name == "relay":
+                rss = _in_child(_relay, env.settings, timeout_s)
+            else:
+                rss = _in_child(_projector, env.settings, _projected_records(env), timeout_s)
+            result[name] = {
+                "seconds": round(time.monotonic() - started, 1),
+                "rss_mib": {f"{int(m * 100)}%": round(v, 1) for m, v in sorted(rss.items())},
+                "ratio_100_to_10": round(rss[1.0] / rss[0.1], 3) if 0.1 in rss else None,
+            }
+            print(name, json.dumps(result[name]), flush=True)
+        return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.memory_growth")
+    parser.add_argument("--members", type=int, default=1_000_000)
+    parser.add_argument("--timeout", type=float, default=3600)
+    args = parser.parse_args(argv)
+    result = measure(args.members, args.timeout)
+    out = Path(__file__).parent / "results" / "memory_growth.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    json.dump(result, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
