@@ -55,6 +55,9 @@ _CONTENT_TYPE = (topics.CONTENT_TYPE, topics.CONTENT_TYPE_VALUE.encode())
 # How long the relay waits for a page from its reader process before giving it up.
 READ_TIMEOUT_S = 120.0
 _ROOT = str(Path(__file__).resolve().parents[1])
+# A file name here makes the reader process write a cProfile of itself there when it
+# ends (the relay's own profile does not see into it): `python -m bench.profile`.
+PROFILE_ENV = "REGISTRY_RELAY_READER_PROFILE"
 # Where the stored events' classes are (their topics name them).
 _AGGREGATE_MODULES = (
     "domain.member", "domain.organisation", "domain.change_request", "registry.anchors",
@@ -378,10 +381,25 @@ def _serve(conn: Connection) -> None:
         store.close()
 
 
+def _main(fd: int) -> None:
+    conn = Connection(fd)
+    profile_to = os.environ.get(PROFILE_ENV)
+    if not profile_to:
+        _serve(conn)
+        return
+    import cProfile
+
+    profile = cProfile.Profile()
+    try:
+        profile.runcall(_serve, conn)
+    finally:
+        profile.dump_stats(profile_to)
+
+
 if __name__ == "__main__":
     # The module's importable copy, not this __main__ one: pages must unpickle in the
     # relay's process as consumers.relay_reader.Page.
     from consumers import relay_reader
 
     logging.basicConfig(level=logging.WARNING)
-    relay_reader._serve(Connection(int(sys.argv[1])))
+    relay_reader._main(int(sys.argv[1]))
