@@ -171,11 +171,17 @@ class Relay:
             headers.append(epoch)
             groups.setdefault((topic, partition), []).append((key, value, headers, ev_id))
         sends: list[tuple[Future[Any], str, str]] = []
-        for topic, partition in sorted(groups, key=_hand_over_order):
-            for key, value, headers, ev_id in groups[(topic, partition)]:
-                future = kafka.send(topic, key=key, value=value, headers=headers,
-                                    partition=partition)
-                sends.append((future, topic, ev_id))
+        try:
+            for topic, partition in sorted(groups, key=_hand_over_order):
+                for key, value, headers, ev_id in groups[(topic, partition)]:
+                    future = kafka.send(topic, key=key, value=value, headers=headers,
+                                        partition=partition)
+                    sends.append((future, topic, ev_id))
+        except ValueError as error:
+            # A partition the producer no longer knows: the topic changed under this round
+            # (a broker that lost it made it again, with another partition count). The
+            # round is redone from the checkpoint, as after any failed send.
+            raise KafkaError(f"topic changed during the round: {error}") from error
         return _Round(page.last, sends)
 
     def _settle(self, round_: _Round) -> None:

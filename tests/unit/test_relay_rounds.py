@@ -1,0 +1,108 @@
+"""The relay's rounds over a real (SQLite) store with a stand-in producer: every event
+published once per epoch, each partition in store order, an outcome never before the
+events it caused, every block sealed as the store reads it."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from kafka.errors import KafkaError
+
+from consumers.relay import Relay
+from registry.anchors import verify
+from registry.config import Settings
+from schemas import topics
+from schemas.catalog import load_catalog
+from tests.unit.handler_world import C1, World
+
+
+class _Acknowledged:
+    def __init__(self, partition: int, offset: int) -> None:
+        self._metadata = SimpleNamespace(partition=partition, offset=offset)
+
+    def get(self, timeout: float | None = None) -> Any:
+        return self._metadata
+
+
+class _Producer:
+    def __init__(self, partitions: int = 3, fail: bool = False) -> None:
+        self.partitions = partitions
+        self.fail = fail
+        self.sent: list[tuple[str, int, bytes | None, dict[str, bytes]]] = []
+        self._offsets: Counter[tuple[str, int]] = Counter()
+
+    def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions))
+
+    def send(self, topic: str, *, key: bytes | None, value: bytes,
+             headers: list[tuple[str, bytes]], partition: int | None) -> _Acknowledged:
+        if self.fail:
+            raise ValueError(f"Unrecognized partition {partition} for topic {topic}")
+        partition = 0 if partition is None else partition
+        offset = self._offsets[(topic, partition)]
+        self._offsets[(topic, partition)] += 1
+        self.sent.append((topic, partition, key, dict(headers)))
+        return _Acknowledged(partition, offset)
+
+    def close(self, timeout: float | None = None) -> None:
+        pass
+
+
+def _relay(world: World, tmp_path: Path, producer: _Producer) -> Relay:
+    settings = Settings(
+        data_dir=tmp_path / "unused",
+        member_id_key="ab" * 32,
+        cipher_key=base64.b64encode(bytes(range(32))).decode(),
+        relay_batch_size=40,
+        anchor_block_size=25,
+    )
+    relay = Relay(settings, world.store, load_catalog(), reader_process=False)
+    relay._producer = producer  # type: ignore[assignment]
+    return relay
+
+
+def test_rounds_publish_the_store_in_order_and_seal_it(world: World, tmp_path: Path) -> None:
+    for _ in range(6):
+        world.apply(world.person(), C1, 30)
+    producer = _Producer()
+    relay = _relay(world, tmp_path, producer)
+    while relay.run_once():
+        pass
+
+    ids = [headers[topics.CE_ID] for _, _, _, headers in producer.sent]
+    assert len(ids) == len(set(ids))
+    assert {headers[topics.EPOCH] for *_, headers in producer.sent} == {b"1"}
+    # Each partition in store order.
+    last: dict[tuple[str, int], int] = {}
+    for topic, partition, _, headers in producer.sent:
+        position = int(headers[topics.POSITION])
+        assert position > last.get((topic, partition), 0)
+        last[(topic, partition)] = position
+    # An outcome is handed over after the events of its round and the rounds before:
+    # whatever was stored before it and published, was sent before it.
+    sent_at = {int(h[topics.POSITION]): i for i, (*_, h) in enumerate(producer.sent)}
+    events = {p for p, i in sent_at.items() if producer.sent[i][0] != topics.CHANGE_OUTCOMES}
+    outcomes = set(sent_at) - events
+    assert events and outcomes
+    for outcome in outcomes:
+        round_start = (outcome - 1) // 40 * 40 + 1  # rounds of 40 positions (no gaps here)
+        assert all(sent_at[p] < sent_at[outcome] for p in sent_at if p < round_start)
+        assert all(sent_at[p] < sent_at[outcome] for p in events if p < outcome)
+    # Every block up to the checkpoint sealed, as verify reads the store.
+    checked, findings = verify(world.store)
+    assert checked >= 2 and findings == []
+    assert checked == relay.position // 25
+
+
+def test_a_partition_the_producer_no_longer_knows_redoes_the_round(
+    world: World, tmp_path: Path
+) -> None:
+    relay = _relay(world, tmp_path, _Producer(fail=True))
+    with pytest.raises(KafkaError, match="topic changed"):
+        relay.run_once()
+    assert relay.position == 0
