@@ -103,7 +103,8 @@ def _projector(settings: Settings, records: int, timeout_s: float) -> dict[float
     try:
         projector = Projector(settings, db, load_catalog())
         progress = _progress(records)
-        projector.process = progress.wrap(projector.process)  # type: ignore[method-assign]
+        projector.process_polled = progress.wrap_polled(  # type: ignore[method-assign]
+            projector.process_polled)
         run_until_done(projector.run, progress, timeout_s)
         return progress.rss
     finally:

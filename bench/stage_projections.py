@@ -17,7 +17,8 @@ def measure_projections(env: Env, records: int, timeout_s: float) -> Progress:
     try:
         projector = Projector(env.settings, db, load_catalog())
         progress = Progress(total=records)
-        projector.process = progress.wrap(projector.process)  # type: ignore[method-assign]
+        projector.process_polled = progress.wrap_polled(  # type: ignore[method-assign]
+            projector.process_polled)
         run_until_done(projector.run, progress, timeout_s)
         return progress
     finally:

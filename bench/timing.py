@@ -30,15 +30,31 @@ class Progress:
             if self.first is None:
                 self.first = time.perf_counter()
             process(tp, records)
-            self.handled += len(records)
-            for mark in self.memory_marks:
-                if mark not in self.rss and self.handled >= mark * self.total:
-                    self.rss[mark] = self.measure_rss()
-            if self.handled >= self.total:
-                self.last = time.perf_counter()
-                self.done.set()
+            self._handled(len(records))
 
         return timed
+
+    def wrap_polled(
+        self, process: Callable[[dict[Any, list[Any]]], None]
+    ) -> Callable[[dict[Any, list[Any]]], None]:
+        """The same for a loop that takes a whole poll ({partition: records}) at once."""
+
+        def timed(polled: dict[Any, list[Any]]) -> None:
+            if self.first is None:
+                self.first = time.perf_counter()
+            process(polled)
+            self._handled(sum(len(records) for records in polled.values()))
+
+        return timed
+
+    def _handled(self, count: int) -> None:
+        self.handled += count
+        for mark in self.memory_marks:
+            if mark not in self.rss and self.handled >= mark * self.total:
+                self.rss[mark] = self.measure_rss()
+        if self.handled >= self.total:
+            self.last = time.perf_counter()
+            self.done.set()
 
     @property
     def seconds(self) -> float:

@@ -1,7 +1,7 @@
 """The projection runner: event topics → read models, exactly once.
 
-Each batch of records from one partition is applied in one database transaction that
-also stores the partition's next offset; an event already applied (same aggregate id
+Each poll's records are applied in one database transaction that also stores each
+partition's next offset; an event already applied (same aggregate id
 and version) is skipped. Records are decoded from the published schemas only, as any
 downstream system would.
 
@@ -19,8 +19,9 @@ it, and the exactly-once version gate (projections/apply/versions.py) makes a pa
 briefly held by two of them during a rebalance harmless: the second waits for the
 first's rows, and a batch that overlapped the other's is rolled back and applied again.
 
-A batch is applied with a few set-based statements (projections/apply/member_batch.py);
-PostgreSQL's COPY needs the transaction out of pipeline mode.
+A poll's records, all partitions together, are applied in one transaction with a few
+set-based statements (projections/apply/member_batch.py); PostgreSQL's COPY needs the
+transaction out of pipeline mode.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import RecordReader
 from projections.apply import ConcurrentApply, Event, apply_events
-from projections.database import DATABASE_UNAVAILABLE, Cursor, Database
+from projections.database import DATABASE_UNAVAILABLE, TRANSACTION_CONFLICT, Cursor, Database
 from projections.tables import create_tables
 from registry.config import Settings
 from schemas import topics
@@ -51,6 +52,8 @@ PROJECTED_TOPICS = (topics.ORGANISATION_EVENTS, topics.MEMBER_EVENTS)
 IDLE_GUARD_S = 5.0
 # Attempts at a batch that another projector's transaction overlapped (a rebalance).
 CONCURRENT_RETRIES = 5
+# Records per poll, all applied in one transaction: ~10 MB of records at most.
+POLL_RECORDS = 10000
 
 
 @dataclass
@@ -113,12 +116,14 @@ class Projector:
         self._consumer.subscribe(list(PROJECTED_TOPICS), listener=_Rebalance(self))
         try:
             while not stop.is_set():
-                polled = self._consumer.poll(timeout_ms=100, max_records=2000)
+                polled = self._consumer.poll(timeout_ms=100, max_records=POLL_RECORDS)
                 try:
-                    for tp, records in polled.items():
-                        if tp in self.positions:
-                            self.process(tp, records)
-                            self._last_seen[tp] = time.monotonic()
+                    mine = {tp: rs for tp, rs in polled.items() if tp in self.positions}
+                    if mine:
+                        self.process_polled(mine)
+                        now = time.monotonic()
+                        for tp in mine:
+                            self._last_seen[tp] = now
                     self._follow_live()
                     self._guard_idle()
                 except DATABASE_UNAVAILABLE as error:
@@ -140,25 +145,38 @@ class Projector:
                 log.warning("read-model database still unavailable (%s)", again)
 
     def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
-        position = self.positions[tp]
-        if records[0].offset != position.next_offset:
-            self._seek(tp, position.next_offset)
+        """One partition's records (see process_polled)."""
+        self.process_polled({tp: records})
+
+    def process_polled(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """A poll's records of the assigned partitions, applied in one transaction that
+        also stores each partition's position. One transaction for the whole poll
+        rather than one per partition: a batch's cost is mostly per statement, so the
+        bigger the batch, the cheaper each event (partitions hold disjoint aggregates,
+        and each one's records stay in order)."""
+        batches = {}
+        for tp, records in polled.items():
+            if records and records[0].offset != self.positions[tp].next_offset:
+                self._seek(tp, self.positions[tp].next_offset)
+            elif records:
+                batches[tp] = records
+        if not batches:
             return
         for attempt in range(1, CONCURRENT_RETRIES + 1):
-            # The batch works on a copy: a rolled-back attempt leaves the position as
-            # the database still holds it.
-            work = replace(position)
+            # The batch works on copies: a rolled-back attempt leaves the positions as
+            # the database still holds them.
+            works = {tp: replace(self.positions[tp]) for tp in batches}
             try:
                 with self._transaction() as cur:
                     if cur.generation != self._loaded_generation:
                         switched: int | None = cur.generation
                     else:
                         switched = None
-                        applied, restart = self._process(cur, tp, records, work)
-            except ConcurrentApply:
+                        applied, restarts = self._process(cur, batches, works)
+            except (ConcurrentApply, *TRANSACTION_CONFLICT) as error:
                 if attempt == CONCURRENT_RETRIES:
                     raise
-                log.info("%s: another projector got to some of the batch first; again", tp)
+                log.info("the batch crossed another transaction (%s); again", error)
                 continue
             break
         if switched is not None:
@@ -167,26 +185,46 @@ class Projector:
             self._loaded_generation = switched
             self.assign(list(self.positions))
             return
-        self.positions[tp] = work
+        self.positions.update(works)
         self.applied += applied
-        if restart:
+        for tp in restarts:
             self._seek(tp, 0)
 
     def _process(
-        self, cur: Cursor, tp: TopicPartition, records: list[ConsumerRecord], position: Position
-    ) -> tuple[int, bool]:
-        """Applies the batch and stores the position after it; returns how many events
-        were applied and whether the partition must be read again from its start."""
+        self,
+        cur: Cursor,
+        batches: dict[TopicPartition, list[ConsumerRecord]],
+        positions: dict[TopicPartition, Position],
+    ) -> tuple[int, list[TopicPartition]]:
+        """Applies the records and stores the positions after them; returns how many
+        events were applied and the partitions to read again from their start."""
         events: list[Event] = []
+        restarts = []
+        for tp, records in batches.items():
+            if self._collect(cur, tp, records, positions[tp], events):
+                restarts.append(tp)
+        applied = apply_events(cur, events)
+        for tp, position in positions.items():
+            self._save_position(cur, tp, position)
+        return applied, restarts
+
+    def _collect(
+        self,
+        cur: Cursor,
+        tp: TopicPartition,
+        records: list[ConsumerRecord],
+        position: Position,
+        events: list[Event],
+    ) -> bool:
+        """Decodes one partition's records onto `events` and moves its position past
+        them; True when the relay started a new epoch among them."""
         for record in records:
             epoch, store_position = _epoch_and_position(record)
             if epoch > position.epoch and record.offset > 0 and position.next_offset > 0:
                 # The topics were published again from the store: start over here (what
                 # came before in this batch is applied and its position kept).
-                applied = apply_events(cur, events)
                 position.epoch, position.next_offset, position.last_event_id = epoch, 0, None
-                self._save_position(cur, tp, position)
-                return applied, True
+                return True
             if epoch > position.epoch:
                 position.epoch = epoch
             decoded = self._decode(cur, tp, record, position, store_position)
@@ -195,9 +233,7 @@ class Projector:
             position.next_offset = record.offset + 1
         # Only the last record's id is kept (the idle guard looks for it).
         position.last_event_id = header(records[-1], topics.CE_ID)
-        applied = apply_events(cur, events)
-        self._save_position(cur, tp, position)
-        return applied, False
+        return False
 
     def _decode(
         self,

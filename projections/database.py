@@ -39,6 +39,10 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     psycopg.OperationalError,
     psycopg.InterfaceError,
 )
+# A transaction the server rolled back because it crossed another one (a deadlock, a
+# serialization failure): doing it again at once is the remedy. (They are also
+# OperationalErrors, so a loop that does not catch them first waits as for an outage.)
+TRANSACTION_CONFLICT: tuple[type[Exception], ...] = (psycopg.errors.TransactionRollback,)
 
 
 def prefix(generation: int) -> str:

@@ -20,7 +20,7 @@ from typing import TextIO
 from kafka import TopicPartition
 
 from consumers.kafka import consumer, ensure_topics
-from consumers.projector import GROUP_ID, PROJECTED_TOPICS, Projector
+from consumers.projector import GROUP_ID, POLL_RECORDS, PROJECTED_TOPICS, Projector
 from projections.database import POINTER_TABLE, Database, table_name
 from projections.tables import create_tables, drop_tables
 from registry.config import Settings
@@ -134,10 +134,11 @@ def _follow(
 ) -> None:
     started = last_record = last_bar = time.monotonic()
     while True:
-        polled = kafka.poll(timeout_ms=200, max_records=2000)  # type: ignore[attr-defined]
+        polled = kafka.poll(  # type: ignore[attr-defined]
+            timeout_ms=200, max_records=POLL_RECORDS)
         now = time.monotonic()
-        for tp, records in polled.items():
-            projector.process(tp, records)
+        if polled:
+            projector.process_polled(polled)
             last_record = now
         done = sum(p.next_offset for p in projector.positions.values())
         if progress is not None and now - last_bar > 0.5:
