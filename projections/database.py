@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,6 +63,9 @@ class Cursor(Protocol):
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None: ...
+    def row_writer(
+        self, table: str, columns: Sequence[str]
+    ) -> AbstractContextManager[Callable[[Sequence[Any]], None]]: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
 
@@ -102,22 +105,37 @@ class _Cursor:
     def insert_rows(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
-        """Plain inserts of many rows: one COPY on PostgreSQL (a fraction of the server
-        and client work of as many INSERTs; not allowed in pipeline mode), executemany
-        on SQLite. No ON CONFLICT: only for rows that cannot be there yet."""
-        if not rows:
-            return
+        """Plain inserts of many rows (see row_writer)."""
+        if rows:
+            with self.row_writer(table, columns) as write:
+                for row in rows:
+                    write(row)
+
+    @contextmanager
+    def row_writer(
+        self, table: str, columns: Sequence[str]
+    ) -> Iterator[Callable[[Sequence[Any]], None]]:
+        """Plain inserts of the rows given to the function yielded: one COPY on
+        PostgreSQL (a fraction of the server and client work of as many INSERTs; not
+        allowed in pipeline mode), executemany on SQLite. No ON CONFLICT: only for rows
+        that cannot be there yet.
+
+        On PostgreSQL the rows stream: the server inserts each 32 kB sent while the
+        caller works out the next rows, so work done between the calls overlaps the
+        server's (the two run on separate cores)."""
         names = ", ".join(columns)
         self._last = self._raw
         if not self._postgres:
-            marks = ", ".join("?" * len(columns))
-            self._raw.executemany(
-                self._sql(f"INSERT INTO {table} ({names}) VALUES ({marks})"), rows
-            )
+            rows: list[Sequence[Any]] = []
+            yield rows.append
+            if rows:
+                marks = ", ".join("?" * len(columns))
+                self._raw.executemany(
+                    self._sql(f"INSERT INTO {table} ({names}) VALUES ({marks})"), rows
+                )
             return
         with self._raw.copy(self._sql(f"COPY {table} ({names}) FROM STDIN")) as copy:
-            for row in rows:
-                copy.write_row(row)
+            yield copy.write_row
 
     def fetchone(self) -> Any:
         return self._last.fetchone()

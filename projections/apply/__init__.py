@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from projections.apply.audit import AUDIT_COLUMNS, audit_row
+from projections.apply.audit import AUDIT_COLUMNS, PendingAudit, audit_row
 from projections.apply.common import Handler, Record
 from projections.apply.member_batch import MemberEvent, apply_member_events
 from projections.apply.members import MEMBER_HANDLERS, MemberHandler
@@ -60,7 +60,7 @@ def apply_events(cur: Cursor, events: Sequence[Event]) -> int:
             for name, record, position in events
         ],
     )
-    audit = []
+    audit: list[PendingAudit] = []
     members: list[MemberEvent] = []
     for aggregate_id, _, (schema_name, record, position) in accepted:
         event_type = schema_name.rsplit(".", 1)[-1]
@@ -72,10 +72,11 @@ def apply_events(cur: Cursor, events: Sequence[Event]) -> int:
         handler = ORGANISATION_HANDLERS.get(event_type)
         if handler is not None:
             handler(cur, aggregate_id, record)
-        audit.append(
-            audit_row(event_type, aggregate_id, "Organisation", record, position, aggregate_id)
-        )
+        audit.append((event_type, aggregate_id, "Organisation", record, position, aggregate_id))
     if members:
         audit.extend(apply_member_events(cur, members, known))
-    cur.insert_rows("rm_audit", AUDIT_COLUMNS, audit)
+    # Each payload is encoded while the rows before it are being inserted.
+    with cur.row_writer("rm_audit", AUDIT_COLUMNS) as write:
+        for pending in audit:
+            write(audit_row(*pending))
     return len(accepted)

@@ -32,6 +32,10 @@ def payload(record: Record) -> str:
     return json.dumps(record, ensure_ascii=False, sort_keys=True, default=_json_value)
 
 
+# audit_row's arguments: an event's row is worked out as it is written (row_writer).
+PendingAudit = tuple[str, str, str, Record, int | None, str | None]
+
+
 def audit_row(
     event_type: str,
     aggregate_id: str,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from projections.apply.audit import audit_row
+from projections.apply.audit import PendingAudit
 from projections.apply.bulk import delete_pairs, select_in, update_rows
 from projections.apply.common import Record
 from projections.apply.members import MEMBER_COLUMNS, MEMBER_HANDLERS, MemberState
@@ -36,29 +36,37 @@ _UPDATED_COLUMNS = MEMBER_COLUMNS[1:]
 
 def apply_member_events(
     cur: Cursor, events: Sequence[MemberEvent], known: Collection[str]
-) -> list[tuple[Any, ...]]:
+) -> list[PendingAudit]:
     """Applies events already let through by the version gate, in order; `known`: the
-    aggregates that had a stored version before. Returns their rm_audit rows."""
+    aggregates that had a stored version before. Returns what their rm_audit rows need
+    (audit.audit_row), to be written with the batch's other events."""
     ids = list(dict.fromkeys(member_id for _, member_id, _, _ in events))
     stored = _rows(cur, [m for m in ids if m in known])
     states = {m: MemberState.loaded(m, stored.get(m)) for m in ids}
-    audit: list[tuple[Any, ...]] = []
+    audit: list[PendingAudit] = []
     statements: list[tuple[str, tuple[Any, ...]]] = []
-    for event_type, member_id, record, position in events:
-        state = states[member_id]
-        handler = MEMBER_HANDLERS.get(event_type)
-        if handler is not None:
-            handler(state, record)
-            if state.statements:
-                statements.extend(state.statements)
-                state.statements.clear()
-        audit.append(
-            audit_row(event_type, member_id, "Member", record, position, state.organisation())
-        )
+    # The fold runs while its history rows stream to the server (row_writer).
+    with cur.row_writer("rm_member_history", HISTORY_COLUMNS) as write_history:
+        for event_type, member_id, record, position in events:
+            state = states[member_id]
+            handler = MEMBER_HANDLERS.get(event_type)
+            if handler is not None:
+                mark = len(state.history)
+                handler(state, record)
+                for row in state.history[mark:]:
+                    write_history(row)
+                if state.statements:
+                    statements.extend(state.statements)
+                    state.statements.clear()
+            audit.append((event_type, member_id, "Member", record, position,
+                          state.organisation()))  # fmt: skip
     _write_members(cur, states.values())
     for sql, params in statements:
         cur.execute(sql, params)
-    _write_history(cur, states, known)
+    cur.insert_rows(
+        "rm_movements", MOVEMENT_COLUMNS, [row for s in states.values() for row in s.movements]
+    )
+    _write_timelines(cur, states, known)
     return audit
 
 
@@ -83,14 +91,10 @@ def _write_members(cur: Cursor, states: Collection[MemberState]) -> None:
     )
 
 
-def _write_history(cur: Cursor, states: dict[str, MemberState], known: Collection[str]) -> None:
-    """History and movement rows, and the timelines of the members whose history grew."""
-    cur.insert_rows(
-        "rm_member_history", HISTORY_COLUMNS, [row for s in states.values() for row in s.history]
-    )
-    cur.insert_rows(
-        "rm_movements", MOVEMENT_COLUMNS, [row for s in states.values() for row in s.movements]
-    )
+def _write_timelines(
+    cur: Cursor, states: dict[str, MemberState], known: Collection[str]
+) -> None:
+    """The timelines of the members whose history grew (their rows are in by now)."""
     grown = [s for s in states.values() if s.history]
     # Members with a stored history: refolded from every row, now that the batch's rows
     # are in; new members from the batch's rows alone.

@@ -123,7 +123,7 @@ def test_two_projectors_on_one_partition_apply_each_event_once(
     two_dbs: tuple[Database, ...], tmp_path: Path
 ) -> None:
     first = two_dbs[0]
-    if not first.dialect == "postgres":
+    if first.dialect != "postgres":
         pytest.skip("SQLite has one writer at a time")
     second = Database(first._settings)  # another connection, as another projector
     events = _published()[:300]
