@@ -1,5 +1,5 @@
 """`python -m bench --quick` (CI) or `python -m bench --full`; `--stages queries` (or any
-comma-separated subset of ingest,relay,projections,e2e,queries,memory) runs only those."""
+comma-separated subset of ingest,relay,projections,rebuild,e2e,queries,memory) runs only those."""
 
 from __future__ import annotations
 

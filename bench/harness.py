@@ -18,14 +18,16 @@ from bench.stage_e2e import measure_end_to_end, measure_raw_latency
 from bench.stage_ingest import measure_ingest, measure_store_writes
 from bench.stage_projections import measure_projections, measure_raw_consume
 from bench.stage_queries import TIMEOUTS, measure_queries
+from bench.stage_rebuild import measure_rebuild, seconds_for_city
 from bench.stage_relay import measure_raw_produce, measure_relay, published_records
 from bench.stats import median, percentile
 from consumers.projector import PROJECTED_TOPICS
 
 log = logging.getLogger("bench")
-STAGES = ("ingest", "relay", "projections", "e2e", "queries", "memory")
+STAGES = ("ingest", "relay", "projections", "rebuild", "e2e", "queries", "memory")
 STAGE_OF_FIGURE = {"ingest": "ingest", "relay": "relay", "projections": "projections",
-                   "end to end": "e2e", "queries": "queries", "memory": "memory"}
+                   "rebuild": "rebuild", "end to end": "e2e", "queries": "queries",
+                   "memory": "memory"}
 Samples = dict[str, list[float]]
 
 
@@ -52,14 +54,18 @@ def _pipeline(sizes: Sizes, samples: Samples, stages: frozenset[str]) -> None:
             samples["raw produce"].append(measure_raw_produce(env, records).rate)
         projected = sum(1 for r in records if r.topic in PROJECTED_TOPICS)
         del records
-        if not stages & {"projections", "memory"}:
+        if not stages & {"projections", "rebuild", "memory"}:
             return
-        if "projections" in stages:
+        if stages & {"projections", "rebuild"}:
             samples["raw consume"].append(measure_raw_consume(env, projected).rate)
         progress = measure_projections(env, projected, sizes.stage_timeout_s)
         samples["projections"].append(progress.rate)
         samples["projections rss 10%"].append(progress.rss.get(0.1, float("nan")))
         samples["projections rss 100%"].append(progress.rss.get(1.0, float("nan")))
+        if "rebuild" in stages:
+            rebuilt = measure_rebuild(env, projected, sizes.stage_timeout_s)
+            samples["rebuild"].append(rebuilt.rate)
+            samples["rebuild city s"].append(seconds_for_city(rebuilt.rate))
 
 
 def _baselines(sizes: Sizes, samples: Samples) -> None:
@@ -127,7 +133,7 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
     meta: dict[str, Any] = {"sizes": sizes.name, "runs": sizes.runs,
                             "stages": [s for s in STAGES if s in chosen]}
     for r in range(sizes.runs):
-        if chosen & {"ingest", "relay", "projections", "memory"}:
+        if chosen & {"ingest", "relay", "projections", "rebuild", "memory"}:
             out.write(f"run {r + 1}/{sizes.runs}: pipeline\n")
             _pipeline(sizes, samples, chosen)
         if "ingest" in chosen:
@@ -167,6 +173,10 @@ def _figures(sizes: Sizes, s: Samples) -> list[Figure]:
                ">= 0.7x"),
         figure("projections", "records/s", "/s", s["projections"], "consume+decode alone",
                s["raw consume"], ">= 0.4x"),
+        figure("rebuild", "events/s (projections/rebuild.py, all read models)", "/s",
+               s["rebuild"], "consume+decode alone", s["raw consume"], ">= 16,667/s"),
+        figure("rebuild", "extrapolated to 5,000,000 events", "s", s["rebuild city s"],
+               "consume+decode alone", [5_000_000 / r for r in s["raw consume"]], "< 300 s"),
         figure("end to end", f"request→outcome p50 {e2e}", "ms", s["outcome p50"],
                "Kafka publish→consume", s["raw p50"]),
         figure("end to end", f"request→outcome p99 {e2e}", "ms", s["outcome p99"],

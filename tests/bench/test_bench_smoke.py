@@ -16,7 +16,7 @@ from bench.sizes import TINY
 
 pytestmark = pytest.mark.integration
 
-STAGES = {"ingest", "relay", "projections", "end to end", "memory", "queries"}
+STAGES = {"ingest", "relay", "projections", "rebuild", "end to end", "memory", "queries"}
 
 
 def test_quick_harness_reports_every_stage(tmp_path: Path) -> None:
@@ -33,6 +33,8 @@ def test_quick_harness_reports_every_stage(tmp_path: Path) -> None:
         ("ingest", "events written/s vs store"),
         ("relay", "records/s"),
         ("projections", "records/s"),
+        ("rebuild", "events/s"),
+        ("rebuild", "extrapolated to 5,000,000 events"),
         ("memory", "ingest RSS at 100% of run"),
         ("memory", "projections RSS at 100% of run"),
         ("queries", "roster page p50"),
