@@ -18,10 +18,12 @@ import contextlib
 import importlib
 import logging
 import os
+import queue
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -54,6 +56,8 @@ _SOURCE = (topics.CE_SOURCE, topics.CE_SOURCE_VALUE.encode())
 _CONTENT_TYPE = (topics.CONTENT_TYPE, topics.CONTENT_TYPE_VALUE.encode())
 # How long the relay waits for a page from its reader process before giving it up.
 READ_TIMEOUT_S = 120.0
+# Pages the reader process may have read ahead, waiting here to be sent.
+PAGES_AHEAD = 3
 _ROOT = str(Path(__file__).resolve().parents[1])
 # A file name here makes the reader process write a cProfile of itself there when it
 # ends (the relay's own profile does not see into it): `python -m bench.profile`.
@@ -251,15 +255,25 @@ class PageReader:
 
 class ReaderProcess:
     """A `PageReader` in a process of its own, over its own connection to the store the
-    settings name. Each page asked for is answered, and the next page is asked for at
-    once, so it is read while the relay sends this one."""
+    settings name.
 
-    def __init__(self, settings: Settings, *, sealing: bool) -> None:
+    Asked to read from a position, it streams: page after page, each from where the one
+    before ended, until a page comes back empty (the end of the log), it fails, or it is
+    asked to read from elsewhere. A thread here receives the pages into a short queue, so
+    the two processes run side by side a few pages apart instead of in lockstep (one
+    page ahead, each waited for the other whenever the machine was busy)."""
+
+    def __init__(self, settings: Settings, *, sealing: bool, ahead: int = PAGES_AHEAD) -> None:
         self.settings = settings
         self.sealing = sealing
+        self.ahead = ahead
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
-        self._asked: tuple[int, int] | None = None  # (start, limit) of the page on its way
+        self._receiver: threading.Thread | None = None
+        self._closed = threading.Event()
+        self._received: queue.Queue[tuple[int | None, str, Any]] = queue.Queue(maxsize=ahead)
+        self._stream = 0  # number of the last stream asked for
+        self._next: int | None = None  # where its next page starts; None: it has ended
 
     def start(self) -> None:
         if self._process is not None:
@@ -279,71 +293,96 @@ class ReaderProcess:
             child.close()
         conn = Connection(parent.detach())
         self._process, self._conn = process, conn
-        self._asked = (0, 0)  # answered with "ready" once it is warm
         try:
             conn.send((self.settings, self.sealing))
-            self._answer()
-        except BaseException:
+            if not conn.poll(READ_TIMEOUT_S):
+                raise TimeoutError(f"not ready in {READ_TIMEOUT_S:.0f} s")
+            kind, payload = conn.recv()
+        except (OSError, EOFError, TimeoutError) as error:
             self.close()
-            raise
+            raise OperationalError(f"the relay's reader process failed ({error!r})") from None
+        if kind != "ready":
+            self.close()
+            raise OperationalError(payload)
+        self._closed.clear()
+        self._received = queue.Queue(maxsize=self.ahead)
+        self._stream, self._next = 0, None
+        self._receiver = threading.Thread(
+            target=self._receive, args=(conn, self._received), name="relay-reader-pages",
+            daemon=True,
+        )
+        self._receiver.start()
 
     def read(self, start: int, limit: int) -> Page:
         self.start()
-        if self._asked is not None and self._asked != (start, limit):
-            self._answer()  # read ahead from where the relay no longer is: dropped
-        if self._asked is None:
-            self._ask(start, limit)
-        page = self._answer()
-        assert isinstance(page, Page)
-        if page.count:
-            self._ask(page.last + 1, limit)
-        return page
+        assert self._conn is not None
+        if self._next != start:
+            self._stream += 1
+            try:
+                self._conn.send(("stream", self._stream, start, limit))
+            except OSError as error:
+                self.close()
+                raise OperationalError(f"the relay's reader process is gone ({error!r})") from None
+            self._next = start
+        while True:
+            try:
+                stream, kind, payload = self._received.get(timeout=READ_TIMEOUT_S)
+            except queue.Empty:
+                self.close()
+                raise OperationalError(f"no page in {READ_TIMEOUT_S:.0f} s") from None
+            if kind == "gone":
+                self.close()  # started again on the next read
+                raise OperationalError(f"the relay's reader process ended ({payload})")
+            if stream != self._stream:
+                continue  # read ahead from where the relay no longer is: dropped
+            if kind == "page":
+                assert isinstance(payload, Page) and payload.start == start
+                self._next = payload.last + 1 if payload.count else None
+                return payload
+            self._next = None  # the stream stopped at the error
+            if kind == "unavailable":
+                raise OperationalError(payload)
+            raise RuntimeError(f"the relay's reader process failed:\n{payload}")
 
     def close(self) -> None:
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
-        self._asked = None
+        process, conn, receiver = self._process, self._conn, self._receiver
+        self._process = self._conn = self._receiver = None
+        self._next = None
+        self._closed.set()
         if conn is not None:
             with contextlib.suppress(OSError):
                 conn.send(None)
-            conn.close()
         if process is not None:
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+        if receiver is not None:
+            receiver.join(timeout=5)  # the process is gone: its end of the socket is closed
+        if conn is not None:
+            conn.close()
 
-    def _ask(self, start: int, limit: int) -> None:
-        assert self._conn is not None
-        try:
-            self._conn.send((start, limit))
-        except OSError as error:
-            self.close()
-            raise OperationalError(f"the relay's reader process is gone ({error!r})") from None
-        self._asked = (start, limit)
-
-    def _answer(self) -> Any:
-        conn = self._conn
-        assert conn is not None and self._asked is not None
-        self._asked = None
-        try:
-            if not conn.poll(READ_TIMEOUT_S):
-                raise TimeoutError(f"no page in {READ_TIMEOUT_S:.0f} s")
-            kind, payload = conn.recv()
-        except (OSError, EOFError, TimeoutError) as error:
-            self.close()  # started again on the next read
-            raise OperationalError(f"the relay's reader process failed ({error!r})") from None
-        if kind == "unavailable":
-            raise OperationalError(payload)
-        if kind == "failed":
-            raise RuntimeError(f"the relay's reader process failed:\n{payload}")
-        return payload
+    def _receive(self, conn: Connection, received: queue.Queue[tuple[int | None, str, Any]]
+                 ) -> None:
+        while True:
+            try:
+                item = conn.recv()
+            except (EOFError, OSError) as error:
+                item = (None, "gone", repr(error))
+            while not self._closed.is_set():
+                try:
+                    received.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if item[1] == "gone" or self._closed.is_set():
+                return
 
 
 def _serve(conn: Connection) -> None:
-    """The reader process: answers (start, limit) with a page, until None or the relay's
-    process is gone."""
+    """The reader process: streams pages from where it is asked, until None or the
+    relay's process is gone."""
     try:
         settings, sealing = conn.recv()
     except (EOFError, OSError):
@@ -365,18 +404,24 @@ def _serve(conn: Connection) -> None:
                 return
             if request is None:
                 return
-            start, limit = request
-            answer: tuple[str, Any]
-            try:
-                answer = ("page", reader.read(start, limit))
-            except STORE_UNAVAILABLE as error:
-                answer = ("unavailable", f"event store unavailable in the reader: {error}")
-            except Exception:
-                answer = ("failed", traceback.format_exc())
-            try:
-                conn.send(answer)
-            except OSError:
-                return
+            _, stream, start, limit = request
+            while True:
+                answer: tuple[int, str, Any]
+                try:
+                    page = reader.read(start, limit)
+                    answer = (stream, "page", page)
+                except STORE_UNAVAILABLE as error:
+                    message = f"event store unavailable in the reader: {error}"
+                    answer = (stream, "unavailable", message)
+                except Exception:
+                    answer = (stream, "failed", traceback.format_exc())
+                try:
+                    conn.send(answer)
+                except OSError:
+                    return
+                if answer[1] != "page" or not page.count or conn.poll(0):
+                    break  # the end of the log, an error, or asked to read elsewhere
+                start = page.last + 1
     finally:
         store.close()
 
