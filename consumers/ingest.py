@@ -27,7 +27,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from consumers.kafka import consumer, ensure_topics
-from consumers.partition_log import RecordReader
+from consumers.partition_log import NoAnswer, RecordReader
 from domain.change_request import ChangeRequest, DeadLetter, change_request_id
 from domain.errors import DomainError
 from domain.identity import CitizenId
@@ -113,7 +113,15 @@ class Ingest:
 
     def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         state = self.partitions[tp]
-        if records[0].offset != state.next_offset or not self._log_unchanged(tp, state):
+        try:
+            unchanged = self._log_unchanged(tp, state)
+        except NoAnswer:
+            # Not known whether these records follow the ones handled: read them again
+            # at the next poll, when the record before them can be checked.
+            assert self._consumer is not None
+            self._consumer.seek(tp, state.next_offset)
+            return
+        if records[0].offset != state.next_offset or not unchanged:
             self._resume(tp)
             return
         name = self._tracking_name(tp, state.incarnation)
@@ -176,7 +184,7 @@ class Ingest:
         last = self.recorder.max_tracking_id(self._tracking_name(tp, incarnation))
         state = PartitionState(incarnation, 0)
         if last is not None:
-            record = self._reader_client().at(tp, last)
+            record = self._record_at(tp, last)
             if record is not None and self._was_handled(record, self._from(tp, incarnation, last)):
                 state = PartitionState(incarnation, last + 1, record_digest(record))
             else:
@@ -192,7 +200,23 @@ class Ingest:
         self.recorder.insert_tracking(Tracking(f"{base}#incarnation", current + 1))
         return current + 1
 
+    def _record_at(
+        self, tp: TopicPartition, offset: int, attempts: int = 3
+    ) -> ConsumerRecord | None:
+        """The record at `offset`, asked a few times; if the broker never answers, None:
+        the partition is then read again from its start, which answers the requests seen
+        before again and applies none twice (slow, but never wrong)."""
+        for _ in range(attempts):
+            try:
+                return self._reader_client().at(tp, offset)
+            except NoAnswer:
+                continue
+        log.warning("%s did not hand back offset %d; taking it as replaced", tp, offset)
+        return None
+
     def _log_unchanged(self, tp: TopicPartition, state: PartitionState) -> bool:
+        """Whether the record before `next_offset` is still the one handled; NoAnswer
+        when the broker did not say."""
         if state.last_digest is None:
             return True
         record = self._reader_client().at(tp, state.next_offset - 1)
@@ -201,8 +225,11 @@ class Ingest:
     def _guard_all(self) -> None:
         self._last_guard = time.monotonic()
         for tp, state in list(self.partitions.items()):
-            if not self._log_unchanged(tp, state):
-                self._resume(tp)
+            try:
+                if not self._log_unchanged(tp, state):
+                    self._resume(tp)
+            except NoAnswer:
+                continue  # nothing learnt: checked again at the next guard
 
     def _was_handled(self, record: ConsumerRecord, received_from: str) -> bool:
         letter = self._get(DeadLetter.create_id(received_from))

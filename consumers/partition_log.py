@@ -12,12 +12,20 @@ from consumers.kafka import consumer
 from registry.config import Settings
 
 
+class NoAnswer(TimeoutError):
+    """The broker did not hand the record over in time: nothing is known either way
+    (a busy machine, a broker restarting). Not evidence that the log was replaced."""
+
+
 class RecordReader:
     def __init__(self, settings: Settings) -> None:
         self._consumer = consumer(settings, group_id=None, fetch_max_wait_ms=20)
 
     def at(self, tp: TopicPartition, offset: int, timeout_s: float = 1.5) -> ConsumerRecord | None:
-        """The record at `offset`, or None when the partition no longer holds it."""
+        """The record at `offset`, or None when the partition no longer holds it (it is
+        empty, or its first record from `offset` on is a later one). Raises NoAnswer when
+        no record came back in time: a loop that took that for "replaced" re-read whole
+        partitions, or began relay epochs, on a merely busy machine."""
         self._consumer.assign([tp])
         # An empty partition answers 0 on Tansu and Kafka alike; other end offsets are
         # unreliable on Tansu, so the record itself is the proof.
@@ -28,7 +36,7 @@ class RecordReader:
         while time.monotonic() < deadline:
             for record in self._consumer.poll(timeout_ms=100, max_records=1).get(tp, []):
                 return record if record.offset == offset else None
-        return None
+        raise NoAnswer(f"no record of {tp} at offset {offset} in {timeout_s:.1f} s")
 
     def empty(self, tps: list[TopicPartition]) -> bool:
         self._consumer.assign(tps)

@@ -38,7 +38,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from consumers.kafka import consumer, ensure_topics
-from consumers.partition_log import RecordReader
+from consumers.partition_log import NoAnswer, RecordReader
 from projections.apply import ConcurrentApply, Event, apply_events
 from projections.database import DATABASE_UNAVAILABLE, TRANSACTION_CONFLICT, Cursor, Database
 from projections.tables import create_tables
@@ -330,7 +330,10 @@ class Projector:
             self._last_seen[tp] = now
             if self._reader is None:
                 self._reader = RecordReader(self.settings)
-            record = self._reader.at(tp, position.next_offset - 1)
+            try:
+                record = self._reader.at(tp, position.next_offset - 1)
+            except NoAnswer:
+                continue  # nothing learnt: asked again when the partition is next idle
             if record is None or header(record, topics.CE_ID) != position.last_event_id:
                 log.warning("%s no longer holds what was applied; reading it again", tp)
                 position.next_offset, position.last_event_id = 0, None

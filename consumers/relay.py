@@ -29,7 +29,7 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from consumers.kafka import ensure_topics, producer
-from consumers.partition_log import RecordReader
+from consumers.partition_log import NoAnswer, RecordReader
 from consumers.relay_reader import POSITION_WINDOW, Page, PageReader, ReaderProcess
 from registry.anchors import Sealer
 from registry.config import Settings
@@ -239,7 +239,10 @@ class Relay:
         reader = self._reader_client()
         if self._last_published:
             (topic, partition), (offset, ev_id) = next(iter(self._last_published.items()))
-            record = reader.at(TopicPartition(topic, partition), offset)
+            try:
+                record = reader.at(TopicPartition(topic, partition), offset)
+            except NoAnswer:
+                return  # nothing learnt: probed again at the next idle moment
             found = dict(record.headers).get(topics.CE_ID, b"").decode() if record else None
             if found != ev_id:
                 self._start_epoch(self.epoch + 1)
