@@ -25,6 +25,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
 
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
@@ -87,6 +88,7 @@ class Ingest:
                     max_records=self.settings.ingest_batch_size * max(1, len(self.partitions)),
                 )
                 try:
+                    self._resume_missing()
                     for tp, records in polled.items():
                         if tp in self.partitions:
                             self.process(tp, records)
@@ -170,6 +172,19 @@ class Ingest:
     def assign(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
             self._resume(tp)
+
+    def _resume_missing(self) -> None:
+        """Resumes a partition the group gave us whose resume failed in the rebalance
+        callback (the broker restarting under it: kafka-python only logs a listener's
+        error). Such a partition's records were skipped, not handled, and its resume
+        seeks back to where the store says it stands; without this it stayed skipped
+        for good (seen after a broker restart: three partitions assigned, none handled)."""
+        assert self._consumer is not None
+        for tp in self._consumer.assignment() - self.partitions.keys():
+            try:
+                self._resume(tp)
+            except KafkaError as error:
+                log.warning("%s not resumed yet (%r); trying again", tp, error)
 
     def revoke(self, tps: list[TopicPartition]) -> None:
         for tp in tps:

@@ -136,6 +136,12 @@ class Projector:
             while not stop.is_set():
                 polled = self._consumer.poll(timeout_ms=100, max_records=POLL_RECORDS)
                 try:
+                    # A partition whose assignment failed in the rebalance callback (the
+                    # database away: kafka-python only logs a listener's error) is taken
+                    # up here; its records were skipped, and assign seeks back to them.
+                    missing = self._consumer.assignment() - self.positions.keys()
+                    if missing:
+                        self.assign(sorted(missing))
                     mine = {tp: rs for tp, rs in polled.items() if tp in self.positions}
                     if mine:
                         self.process_polled(mine)
