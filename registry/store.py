@@ -225,22 +225,33 @@ def store_environment(settings: Settings) -> dict[str, str]:
 
 
 def open_event_store(settings: Settings, **extra: Any) -> EventStore:
-    if settings.uses_postgres:
-        _create_schema(settings)
-    return EventStore(env={**store_environment(settings), **extra})
+    if not settings.uses_postgres:
+        return EventStore(env={**store_environment(settings), **extra})
+    with _connect(settings) as conn:
+        # eventsourcing creates its tables, type and function when a store opens. Two
+        # processes doing that at once (a loop restarting while the relay's reader
+        # starts) made PostgreSQL fail one with "tuple concurrently updated", and that
+        # loop died at start; a session lock serialises the openings (released with the
+        # connection, so a killed process does not keep it).
+        conn.execute("SELECT pg_advisory_lock(hashtext('registry.event-store.ddl'))")
+        schema = settings.postgres()["schema"]
+        if schema:
+            # eventsourcing creates its tables but not the schema they live in.
+            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(schema)))
+        return EventStore(env={**store_environment(settings), **extra})
 
 
-def _create_schema(settings: Settings) -> None:
-    """eventsourcing creates its tables but not the schema they live in."""
+def _connect(settings: Settings) -> psycopg.Connection[Any]:
     pg = settings.postgres()
-    if not pg["schema"]:
-        return
-    with psycopg.connect(
-        host=pg["host"],
-        port=pg["port"],
-        dbname=pg["dbname"],
-        user=pg["user"],
-        password=pg["password"] or None,
-        autocommit=True,
-    ) as conn:
-        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {}").format(Identifier(pg["schema"])))
+    try:
+        return psycopg.connect(
+            host=pg["host"],
+            port=pg["port"],
+            dbname=pg["dbname"],
+            user=pg["user"],
+            password=pg["password"] or None,
+            autocommit=True,
+        )
+    except psycopg.OperationalError as error:
+        # The loops wait out STORE_UNAVAILABLE, which is eventsourcing's error type.
+        raise OperationalError(str(error)) from error
