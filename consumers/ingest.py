@@ -35,7 +35,14 @@ from domain.identity import CitizenId
 from domain.integrator import Integrator, integrator_id
 from domain.organisation import Organisation
 from registry.config import Settings
-from registry.handlers import Batch, Context, ReceivedRecord, handle, organisation_id
+from registry.handlers import (
+    Batch,
+    Context,
+    ReceivedRecord,
+    handle,
+    organisation_id,
+    request_key,
+)
 from registry.store import STORE_UNAVAILABLE, EventStore
 from registry.tally import OrganisationTally
 from schemas import topics
@@ -115,6 +122,9 @@ class Ingest:
 
     def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         state = self.partitions[tp]
+        if records[0].offset != state.next_offset:
+            self._resume(tp)
+            return
         try:
             unchanged = self._log_unchanged(tp, state)
         except NoAnswer:
@@ -123,7 +133,7 @@ class Ingest:
             assert self._consumer is not None
             self._consumer.seek(tp, state.next_offset)
             return
-        if records[0].offset != state.next_offset or not unchanged:
+        if not unchanged:
             self._resume(tp)
             return
         name = self._tracking_name(tp, state.incarnation)
@@ -254,9 +264,7 @@ class Ingest:
             _, fields = self.ctx.catalog.decode(record.value or b"")
         except DecodeError:
             return False
-        handled = self._get(
-            change_request_id(str(fields.get("source_system")), str(fields.get("request_id")))
-        )
+        handled = self._get(change_request_id(*request_key(fields)))
         return isinstance(handled, ChangeRequest) and received_from in handled.received_from
 
     def _ids_to_look_up(self, received: list[ReceivedRecord]) -> set[UUID]:
@@ -268,8 +276,7 @@ class Ingest:
             if one.decoded is None:
                 continue
             fields = one.decoded[1]
-            source_system = str(fields.get("source_system") or "")[:64] or "?"
-            request_id = str(fields.get("request_id") or "")[:128] or "?"
+            source_system, request_id = request_key(fields)
             ids.add(change_request_id(source_system, request_id))
             ids.add(integrator_id(source_system))
             ids.add(organisation_id(str(fields.get("acting_organisation") or "")))

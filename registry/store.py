@@ -193,8 +193,9 @@ def store_environment(settings: Settings) -> dict[str, str]:
         "CIPHER_KEY": cipher_key,
         # Aggregates a batch loaded stay cached; the next load reads only the events
         # recorded since (fast-forward), so an organisation's tally or a member is not
-        # replayed from its first event for every batch. Loads return copies, so a batch
-        # that fails to save leaves the cache as it was.
+        # replayed from its first event for every batch. The ingest takes them out of
+        # the cache (`take`) and gives them back once saved (`keep`), so a batch that
+        # fails to save leaves nothing of its changes there.
         "AGGREGATE_CACHE_MAXSIZE": "20000",
         "AGGREGATE_CACHE_FASTFORWARD": "y",
     }

@@ -7,6 +7,14 @@ Other modules import the public names from here: `Batch`, `Context`, `ReceivedRe
 """
 
 from registry.handlers.base import Batch, Context, ReceivedRecord, organisation_id
-from registry.handlers.core import HANDLERS, handle
+from registry.handlers.core import HANDLERS, handle, request_key
 
-__all__ = ["HANDLERS", "Batch", "Context", "ReceivedRecord", "handle", "organisation_id"]
+__all__ = [
+    "HANDLERS",
+    "Batch",
+    "Context",
+    "ReceivedRecord",
+    "handle",
+    "organisation_id",
+    "request_key",
+]

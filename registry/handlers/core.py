@@ -50,8 +50,7 @@ def handle(batch: Batch, received: ReceivedRecord, ctx: Context) -> None:
         )
         return
 
-    source_system = str(record.get("source_system") or "")[:64] or "?"
-    request_id = str(record.get("request_id") or "")[:128] or "?"
+    source_system, request_id = request_key(record)
     digest = hashlib.sha256(received.value).hexdigest()
     earlier = batch.get(change_request_id(source_system, request_id), RequestRecord)
     if earlier is not None:
@@ -93,6 +92,14 @@ def handle(batch: Batch, received: ReceivedRecord, ctx: Context) -> None:
             **decision,
         )
     )
+
+
+def request_key(record: dict[str, Any]) -> tuple[str, str]:
+    """(source system, request id) as the request's record is kept under, whatever the
+    decoded record holds (a missing or overlong value is still a key)."""
+    source_system = str(record.get("source_system") or "")[:64] or "?"
+    request_id = str(record.get("request_id") or "")[:128] or "?"
+    return source_system, request_id
 
 
 def _forget_pending(batch: Batch) -> None:
