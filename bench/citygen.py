@@ -39,12 +39,11 @@ from typing import Any
 
 import psycopg
 
-from projections import rollup_counts
 from projections.apply.common import plain
 from projections.apply.timeline import COLUMNS as TIMELINE_COLUMNS
 from projections.apply.timeline import timeline_rows
 from projections.database import POINTER_TABLE, Database, table_name
-from projections.tables import DDL
+from projections.tables import create_tables, finish_tables
 from registry.city import EDUCATION, ETHNICITIES, GIVEN, OCCUPATIONS, SURNAMES
 from registry.config import Settings
 
@@ -560,6 +559,7 @@ class Loaded:
     active: int = 0
     exited: int = 0
     in_transit: int = 0
+    finish_seconds: float = 0.0  # indexes, rollup counters, statistics after the load
 
     @property
     def history_rows(self) -> int:
@@ -641,13 +641,10 @@ def load_city(settings: Settings, members: int, *, seed: int = 20250630, generat
     shape = CityShape(members, shape.districts, shape.streets_per_district,
                       shape.communities_per_street, shape.units_per_street)
     target = _target(settings, generation)
-    tables = [s for s in DDL if "CREATE TABLE" in s]
-    indexes = [s for s in DDL if "CREATE TABLE" not in s]
     db = Database(settings)  # creates the generation pointer
     try:
-        with db.transaction(generation=generation) as cur:
-            for statement in tables:
-                cur.execute(statement)
+        # As a rebuild loads: tables bare, indexes and rollup counters once at the end.
+        create_tables(db, generation, bare=True)
         counts: dict[str, int] = {}
         with target.connect() as conn, conn.cursor() as cur:
             org_rows: dict[str, list[tuple[Any, ...]]] = {}
@@ -672,12 +669,9 @@ def load_city(settings: Settings, members: int, *, seed: int = 20250630, generat
         for result in results:
             for key, value in result.items():
                 counts[key] = counts.get(key, 0) + value
-        with db.transaction(generation=generation) as cur:
-            for statement in indexes:
-                cur.execute(statement)
-            # The rollup counters, in one aggregate over the loaded rows, and the triggers
-            # that keep them from here on, as create_tables leaves a live read model.
-            rollup_counts.install(cur)
+        finishing = time.perf_counter()
+        finish_tables(db, generation)
+        finish_seconds = time.perf_counter() - finishing
         with db.transaction(generation=0) as cur:
             cur.execute(f"UPDATE {POINTER_TABLE} SET generation = ? WHERE id = 1", (generation,))
     finally:
@@ -697,4 +691,5 @@ def load_city(settings: Settings, members: int, *, seed: int = 20250630, generat
         active=active,
         exited=exited,
         in_transit=in_transit,
+        finish_seconds=finish_seconds,
     )
