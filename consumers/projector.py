@@ -41,6 +41,7 @@ from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
 from projections.apply import ConcurrentApply, Event, apply_events
 from projections.database import DATABASE_UNAVAILABLE, TRANSACTION_CONFLICT, Cursor, Database
+from projections.decoding import event_decoder
 from projections.tables import create_tables
 from registry.config import Settings
 from schemas import topics
@@ -108,10 +109,14 @@ class Projector:
         catalog: Catalog,
         *,
         generation: int | None = None,
+        make_tables: bool = True,
     ) -> None:
+        """`make_tables`: create the generation's tables if missing (a rebuild makes its
+        own, bare, and completes them after the load: projections/rebuild.py)."""
         self.settings = settings
         self.db = db
         self.catalog = catalog
+        self._decoder = event_decoder(catalog)
         # None: follow the live generation; a number: build that one (a rebuild).
         self.generation = generation
         self.positions: dict[TopicPartition, Position] = {}
@@ -121,7 +126,8 @@ class Projector:
         self._last_seen: dict[TopicPartition, float] = {}
         self._checked_live = 0.0
         self._loaded_generation = generation if generation is not None else db.live_generation()
-        create_tables(db, self._loaded_generation)
+        if make_tables:
+            create_tables(db, self._loaded_generation)
 
     def _transaction(self) -> AbstractContextManager[Cursor]:
         if self.generation is not None:
@@ -268,7 +274,7 @@ class Projector:
         store_position: int | None,
     ) -> Event | None:
         try:
-            name, fields = self.catalog.decode(record.value or b"")
+            name, fields = self._decoder.decode(record.value or b"")
         except DecodeError as error:
             log.error("undecodable record %s@%d: %s", tp, record.offset, error)
             cur.execute(
@@ -293,6 +299,13 @@ class Projector:
             self.positions[tp] = stored.get(tp, Position(0, 0, None))
             self._last_seen[tp] = time.monotonic()
             self._seek(tp, self.positions[tp].next_offset)
+
+    def take(self, kafka: KafkaConsumer, tps: list[TopicPartition]) -> None:
+        """Applies these partitions read by a consumer outside any group (a rebuild),
+        from the positions the generation holds."""
+        kafka.assign(tps)
+        self._consumer = kafka
+        self.assign(tps)
 
     def revoke(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
