@@ -1,0 +1,242 @@
+"""The load phase of a rebuild: the topics applied into the new generation's bare tables
+(primary keys only, no rollup triggers: projections/tables.py), by several processes,
+each with a share of the partitions.
+
+Why processes: one process tops out at one core for Kafka decoding and the apply's
+Python, and the server's work per event is then idle half the time; with a share each,
+both cores are busy. Partitions are independent: members are keyed by member id, so a
+partition holds every event of its members, in order, and member rows copy organisation
+ids as text without reading the organisations (the rollup counters, the only thing that
+walks the organisation tree, are counted once after the load). Organisation events are
+spread the same way.
+
+Each worker applies with the live projector's own code (Projector.process_polled): the
+same rows, the same version gate, the positions stored in the transaction that writes
+their rows. So a worker killed halfway loses or repeats nothing; the rebuild that is run
+again starts its generation afresh anyway (projections/rebuild.py).
+
+A worker stops when each of its partitions has reached the position the live generation
+had stored when it started (the end of a topic is never asked of the broker), or when
+nothing came for `idle_s`; what came after is applied by the rebuild's catch-up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import TopicPartition
+
+from consumers.kafka import consumer
+from consumers.projector import GROUP_ID, Projector
+from projections.database import Database
+from registry.config import Settings
+from schemas.catalog import Catalog, load_catalog
+
+# Records per transaction while loading. Bigger than the live projector's polls: a
+# batch's cost is mostly per statement, and nothing waits for a load's rows to appear.
+LOAD_RECORDS = 25000
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Share:
+    """One worker's partitions of the generation being built."""
+
+    generation: int
+    live: int
+    partitions: tuple[tuple[str, int], ...]
+    idle_s: float
+    poll_records: int = LOAD_RECORDS
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What a worker applied; `first` and `last` record batches by time.monotonic(),
+    which on Linux is one clock for every process of the machine."""
+
+    records: int
+    first: float | None
+    last: float | None
+
+
+def _targets(db: Database, live: int, tps: Sequence[TopicPartition]) -> dict[Any, tuple[int, int]]:
+    rows = db.query(
+        "SELECT topic, kafka_partition, epoch, next_offset FROM rm_offsets WHERE consumer = ?",
+        (GROUP_ID,),
+        generation=live,
+    )
+    stored = {TopicPartition(t, p): (int(e), int(n)) for t, p, e, n in rows}
+    return {tp: stored.get(tp, (0, 0)) for tp in tps}
+
+
+def load_share(
+    settings: Settings,
+    share: Share,
+    *,
+    catalog: Catalog | None = None,
+    stopped: Callable[[], bool] = lambda: False,
+) -> Loaded:
+    """Applies the share's partitions into its generation from the positions stored
+    there (none: the start)."""
+    db = Database(settings)
+    try:
+        if db.dialect == "postgres":
+            with db.transaction(generation=share.generation) as cur:
+                # A server crash may lose the last few commits, and the positions in
+                # them with them: nothing a commit needs to wait for the disk for.
+                cur.execute("SET synchronous_commit TO off")
+        projector = Projector(
+            settings, db, catalog or load_catalog(), generation=share.generation,
+            make_tables=False,
+        )  # fmt: skip
+        tps = [TopicPartition(topic, p) for topic, p in share.partitions]
+        targets = _targets(db, share.live, tps)
+        kafka = consumer(settings, group_id=None)
+        try:
+            projector.take(kafka, tps)
+            return _apply_until_caught_up(projector, kafka, share, targets, stopped)
+        finally:
+            kafka.close(autocommit=False)
+    finally:
+        db.close()
+
+
+def _apply_until_caught_up(
+    projector: Projector,
+    kafka: Any,
+    share: Share,
+    targets: dict[Any, tuple[int, int]],
+    stopped: Callable[[], bool],
+) -> Loaded:
+    records, first, last = 0, None, None
+    quiet_since = time.monotonic()
+    while not stopped():
+        polled = kafka.poll(timeout_ms=200, max_records=share.poll_records)
+        if polled:
+            started = time.monotonic()
+            first = started if first is None else first
+            projector.process_polled(polled)
+            records += sum(len(rs) for rs in polled.values())
+            last = quiet_since = time.monotonic()
+        positions = projector.positions
+        if all((positions[tp].epoch, positions[tp].next_offset) >= target
+               for tp, target in targets.items()):  # fmt: skip
+            break
+        if time.monotonic() - quiet_since >= share.idle_s:
+            break
+    return Loaded(records, first, last)
+
+
+# -- the worker processes -----------------------------------------------------------
+
+
+def _die_with_parent(parent: int) -> None:
+    """A rebuild killed (kill -9) must not leave its workers writing on: Linux kills
+    them with it; elsewhere they notice the parent gone between batches."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # gone before the line above
+        os._exit(1)
+
+
+def _worker(settings: Settings, share: Share, parent: int, stop: Any, results: Any) -> None:
+    _die_with_parent(parent)
+    try:
+        loaded = load_share(
+            settings, share, stopped=lambda: stop.is_set() or os.getppid() != parent
+        )
+    except BaseException:
+        results.put((share.partitions, None, traceback.format_exc()))
+        return
+    results.put((share.partitions, loaded, None))
+
+
+def shares(
+    tps: Sequence[TopicPartition],
+    workers: int,
+    generation: int,
+    live: int,
+    idle_s: float,
+    poll_records: int = LOAD_RECORDS,
+) -> list[Share]:
+    """Each topic's partitions dealt out in turn, so every worker gets its part of the
+    member topic (nearly all the events)."""
+    dealt: list[list[tuple[str, int]]] = [[] for _ in range(workers)]
+    by_topic: dict[str, list[int]] = {}
+    for tp in tps:
+        by_topic.setdefault(tp.topic, []).append(tp.partition)
+    turn = 0
+    for topic in sorted(by_topic, key=lambda t: -len(by_topic[t])):
+        for partition in sorted(by_topic[topic]):
+            dealt[turn % workers].append((topic, partition))
+            turn += 1
+    return [Share(generation, live, tuple(d), idle_s, poll_records) for d in dealt if d]
+
+
+def load(
+    settings: Settings,
+    plan: Sequence[Share],
+    *,
+    catalog: Catalog | None = None,
+    stopped: Callable[[], bool] = lambda: False,
+    tick: Callable[[], None] = lambda: None,
+    timeout_s: float | None = None,
+) -> list[Loaded]:
+    """Runs the shares, each in a process of its own (one share: in this process), until
+    all are done; `tick` is called about twice a second meanwhile (a progress bar)."""
+    if len(plan) == 1:
+        return [load_share(settings, plan[0], catalog=catalog, stopped=stopped)]
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    results: Any = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(settings, share, os.getpid(), stop, results),
+                        name=f"rebuild-load-{i}", daemon=True)
+        for i, share in enumerate(plan)
+    ]  # fmt: skip
+    for process in processes:
+        process.start()
+    started = time.monotonic()
+    done: dict[tuple[tuple[str, int], ...], Loaded] = {}
+    try:
+        while len(done) < len(plan):
+            # Every worker that exits has sent its answer first: one that has exited
+            # with none after a last wait died (killed, out of memory).
+            exited = sum(p.exitcode is not None for p in processes)
+            try:
+                partitions, loaded, error = results.get(timeout=0.5 if exited == 0 else 5)
+            except queue.Empty:
+                if exited > len(done):
+                    raise LoadError("a rebuild worker died") from None
+            else:
+                if error is not None:
+                    raise LoadError(f"a rebuild worker failed:\n{error}")
+                done[partitions] = loaded
+            tick()
+            if stopped():
+                raise LoadError("the rebuild was stopped while loading")
+            if timeout_s is not None and time.monotonic() - started > timeout_s:
+                raise LoadError(f"the load did not finish within {timeout_s} s")
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    return [done[share.partitions] for share in plan]
