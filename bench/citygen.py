@@ -670,7 +670,11 @@ def load_city(settings: Settings, members: int, *, seed: int = 20250630, generat
             for key, value in result.items():
                 counts[key] = counts.get(key, 0) + value
         finishing = time.perf_counter()
-        finish_tables(db, generation)
+        helper = Database(settings)
+        try:
+            finish_tables(db, generation, helper=helper)
+        finally:
+            helper.close()
         finish_seconds = time.perf_counter() - finishing
         with db.transaction(generation=0) as cur:
             cur.execute(f"UPDATE {POINTER_TABLE} SET generation = ? WHERE id = 1", (generation,))

@@ -8,27 +8,56 @@ exclusive lock on the pointer row, which the live projectors hold shared while t
 write: no event can be applied to the old generation after the check. The end of a
 topic is never asked of the broker (Tansu reports it wrongly, see BROKER.md): the
 live generation's stored positions are the target, and the progress bar's total.
+
+A rebuild writes into empty tables that nothing reads yet, which the live projector
+cannot assume, so it works in three steps:
+1. load: the tables are made bare (primary keys only, no rollup triggers) and filled by
+   a few processes, each with a share of the partitions (projections/rebuild_load.py);
+2. finish: the secondary indexes are built and the rollup counters counted from the
+   rows, once each (projections/tables.py finish_tables);
+3. catch up: one projector applies what came since, on the finished tables, until it has
+   reached the live generation and the switch succeeds.
+A rebuild killed at any step leaves only the new generation's tables behind (never the
+pointer moved); run again, it drops them and starts afresh.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import TextIO
 
 from kafka import TopicPartition
 
 from consumers.kafka import consumer, ensure_topics
 from consumers.projector import GROUP_ID, POLL_RECORDS, PROJECTED_TOPICS, Projector
+from projections import rebuild_load
 from projections.database import POINTER_TABLE, Database, table_name
-from projections.tables import create_tables, drop_tables
+from projections.tables import analyze_tables, create_tables, drop_tables, finish_tables
 from registry.config import Settings
 from schemas.catalog import Catalog, load_catalog
 
 
 class RebuildError(RuntimeError):
     pass
+
+
+@dataclass
+class Timings:
+    """When each step of a rebuild ended, by time.monotonic() (for the benchmark)."""
+
+    loaded_records: int = 0
+    first_record: float | None = None
+    last_loaded: float | None = None
+    finish_started: float | None = None
+    finished: float | None = None
+    analyzed: float | None = None
+    caught_up_records: int = 0
+    last_caught_up: float | None = None
+    switched: float | None = None
 
 
 def _target(db: Database, generation: int) -> int:
@@ -77,6 +106,15 @@ def try_switch(db: Database, live: int, new: int) -> bool:
     return True
 
 
+def default_workers(db: Database, tps: list[TopicPartition]) -> int:
+    """A loading process per core, at most one per partition of the member topic;
+    SQLite takes one writer at a time, so one."""
+    if db.dialect != "postgres":
+        return 1
+    member_partitions = sum(1 for tp in tps if tp.topic == PROJECTED_TOPICS[-1])
+    return max(1, min(os.cpu_count() or 1, member_partitions))
+
+
 def rebuild(
     settings: Settings,
     *,
@@ -86,30 +124,41 @@ def rebuild(
     timeout_s: float | None = None,
     drop_after_s: float = 2.0,
     stop: threading.Event | None = None,
+    workers: int | None = None,
+    load_records: int = rebuild_load.LOAD_RECORDS,
+    timings: Timings | None = None,
 ) -> int:
-    """Builds generation live + 1, switches to it and drops the old one; returns it."""
+    """Builds generation live + 1, switches to it and drops the old one; returns it.
+    `workers`: loading processes (default: default_workers); `load_records`: records
+    per transaction while loading."""
+    timings = timings if timings is not None else Timings()
+    started = time.monotonic()
     db = Database(settings)
     try:
         live = db.live_generation()
         new = live + 1
         drop_tables(db, new)  # what a crashed earlier rebuild may have left
-        create_tables(db, new)
-        projector = Projector(settings, db, catalog or load_catalog(), generation=new)
+        create_tables(db, new, bare=True)
         ensure_topics(settings, PROJECTED_TOPICS)
+        tps = _partitions(settings)
+        plan = rebuild_load.shares(tps, workers or default_workers(db, tps), new, live, idle_s,
+                                   load_records)  # fmt: skip
+        _load(settings, db, live, new, plan, catalog, progress, timeout_s, stop, timings)
+        timings.finish_started = time.monotonic()
+        helper = Database(settings)
+        try:
+            finish_tables(db, new, helper=helper)
+        finally:
+            helper.close()
+        timings.finished = time.monotonic()
+        analyze_tables(db, new)
+        timings.analyzed = time.monotonic()
+        projector = Projector(settings, db, catalog or load_catalog(), generation=new)
         kafka = consumer(settings, group_id=None)
         try:
-            tps = []
-            for topic in PROJECTED_TOPICS:
-                deadline = time.monotonic() + 30
-                while (parts := kafka.partitions_for_topic(topic)) is None:
-                    if time.monotonic() > deadline:
-                        raise RebuildError(f"no metadata for {topic}")
-                    time.sleep(0.1)
-                tps.extend(TopicPartition(topic, p) for p in sorted(parts))
-            kafka.assign(tps)
-            projector._consumer = kafka
-            projector.assign(tps)
-            _follow(db, projector, kafka, live, new, progress, idle_s, timeout_s, stop)
+            projector.take(kafka, tps)
+            remaining = None if timeout_s is None else timeout_s - (time.monotonic() - started)
+            _follow(db, projector, kafka, live, new, progress, idle_s, remaining, stop, timings)
         finally:
             kafka.close(autocommit=False)
         # Queries that read the pointer just before the switch may still be reading the
@@ -119,6 +168,55 @@ def rebuild(
         return new
     finally:
         db.close()
+
+
+def _partitions(settings: Settings) -> list[TopicPartition]:
+    kafka = consumer(settings, group_id=None)
+    try:
+        tps = []
+        for topic in PROJECTED_TOPICS:
+            deadline = time.monotonic() + 30
+            while (parts := kafka.partitions_for_topic(topic)) is None:
+                if time.monotonic() > deadline:
+                    raise RebuildError(f"no metadata for {topic}")
+                time.sleep(0.1)
+            tps.extend(TopicPartition(topic, p) for p in sorted(parts))
+        return tps
+    finally:
+        kafka.close(autocommit=False)
+
+
+def _load(
+    settings: Settings,
+    db: Database,
+    live: int,
+    new: int,
+    plan: list[rebuild_load.Share],
+    catalog: Catalog | None,
+    progress: TextIO | None,
+    timeout_s: float | None,
+    stop: threading.Event | None,
+    timings: Timings,
+) -> None:
+    total = _target(db, live)
+
+    def tick() -> None:
+        if progress is not None:
+            done = _target(db, new)
+            _bar(progress, new, done, max(done, total))
+
+    try:
+        loaded = rebuild_load.load(
+            settings, plan, catalog=catalog, tick=tick, timeout_s=timeout_s,
+            stopped=lambda: stop is not None and stop.is_set(),
+        )  # fmt: skip
+    except rebuild_load.LoadError as error:
+        raise RebuildError(str(error)) from error
+    timings.loaded_records = sum(share.records for share in loaded)
+    firsts = [share.first for share in loaded if share.first is not None]
+    lasts = [share.last for share in loaded if share.last is not None]
+    timings.first_record = min(firsts, default=None)
+    timings.last_loaded = max(lasts, default=None)
 
 
 def _follow(
@@ -131,6 +229,7 @@ def _follow(
     idle_s: float,
     timeout_s: float | None,
     stop: threading.Event | None,
+    timings: Timings,
 ) -> None:
     started = last_record = last_bar = time.monotonic()
     while True:
@@ -139,12 +238,15 @@ def _follow(
         now = time.monotonic()
         if polled:
             projector.process_polled(polled)
-            last_record = now
+            last_record = time.monotonic()
+            timings.caught_up_records += sum(len(rs) for rs in polled.values())
+            timings.last_caught_up = last_record
         done = sum(p.next_offset for p in projector.positions.values())
         if progress is not None and now - last_bar > 0.5:
             _bar(progress, new, done, max(done, _target(db, live)))
             last_bar = now
         if now - last_record >= idle_s and try_switch(db, live, new):
+            timings.switched = time.monotonic()
             if progress is not None:
                 _bar(progress, new, done, done, final=True)
             return

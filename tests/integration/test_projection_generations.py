@@ -4,7 +4,11 @@ the partitions of one consumer group: the read models end up exact either way.""
 from __future__ import annotations
 
 import io
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,11 +18,13 @@ from projections import queries
 from projections.database import Database, table_name
 from projections.rebuild import rebuild
 from projections.tables import TABLES
+from registry.broker import LocalBroker
 from registry.client import IntegratorClient
 from registry.config import Settings
 from registry.integrators import register_integrator
 from registry.runtime import Backbone
 from schemas.catalog import load_catalog
+from tests.conftest import make_settings
 from tests.integration.helpers import (
     CITY,
     Sender,
@@ -137,3 +143,85 @@ def test_two_projectors_in_one_group_count_each_event_once(settings: Settings) -
                 d.close()
             client.close()
         assert errors == [] and backbone.errors == []
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+_REBUILD = """
+import sys
+from projections.rebuild import rebuild
+from registry.config import Settings
+settings = Settings.model_validate_json(open(sys.argv[1]).read())
+rebuild(settings, progress=None, workers=2, load_records=5, timeout_s=120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_rebuild_killed_while_loading_is_run_again_to_the_same_models(
+    tmp_path: Path, broker: LocalBroker, pg_schema: str
+) -> None:
+    """kill -9 of `rebuild` while its workers load: they die with it, the live generation
+    stays live, and the rebuild run again gives exactly the live read models."""
+    settings = make_settings(tmp_path, broker, pg_schema)
+    with Backbone(settings) as backbone:
+        register_integrator(backbone.store, CITY, ["SH"])
+        client = IntegratorClient(settings, key_secret=b"test")
+        try:
+            sender = Sender(client)
+            sender.establish_city()
+            people = crowd(40)
+            _members(sender, people[:20], "SH-XH-S1-C1")
+            _members(sender, people[20:], "SH-PD-S1-C1")
+            db = backbone.read_models
+            wait_until(
+                lambda: projections_caught_up(db, caused_by(sender.outcomes.values())),
+                what="projections",
+            )
+            before = snapshot(db)
+            config = tmp_path / "settings.json"
+            config.write_text(settings.model_dump_json())
+            log = tmp_path / "rebuild.log"
+            with open(log, "wb") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-c", _REBUILD, str(config)], stdout=out, stderr=out
+                )
+            loading = table_name("rm_offsets", 1)
+            workers: list[int] = []
+
+            def loaded_some() -> bool:
+                workers.extend(w for w in _children(process.pid) if w not in workers)
+                try:
+                    return db.query(f"SELECT count(*) FROM {loading}", generation=0) != [(0,)]
+                except Exception:  # the table is not made yet
+                    return False
+
+            wait_until(loaded_some, timeout_s=60, what=f"the first batch loaded ({log})")
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            assert db.live_generation() == 0, "killed before the switch"
+            wait_until(lambda: not any(_alive(w) for w in workers), timeout_s=15,
+                       what="the loading processes to die with the rebuild")
+            assert rebuild(settings, progress=None, drop_after_s=0.2, timeout_s=120) == 1
+            assert db.live_generation() == 1
+            assert snapshot(db) == before
+        finally:
+            client.close()
+        assert backbone.errors == []
