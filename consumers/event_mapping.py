@@ -46,6 +46,7 @@ def event_id(aggregate_id: UUID, version: int) -> str:
     return f"{aggregate_id}:{version}"
 
 
+@functools.cache  # a handful of event classes, asked once per event
 def schema_name_of(qualname: str) -> str:
     aggregate = qualname.split(".", 1)[0]
     if aggregate == "ChangeRequest":
@@ -55,6 +56,7 @@ def schema_name_of(qualname: str) -> str:
     return f"{NAMESPACE}.{qualname.replace('.', '')}"
 
 
+@functools.cache
 def topic_of(qualname: str) -> str | None:
     """None for events that stay inside the registry (integrators' scopes)."""
     return _TOPIC_OF_AGGREGATE.get(qualname.split(".", 1)[0])

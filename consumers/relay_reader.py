@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Mapper, Notification, OperationalError, StoredEvent
+from eventsourcing.persistence import Notification, OperationalError
 
 from consumers import event_mapping as mapping
+from consumers.plain_events import PlainEvents
 from registry.anchors import leaf, plain_state
 from registry.config import Settings
 from registry.store import STORE_UNAVAILABLE, EventStore, open_event_store
@@ -122,9 +123,9 @@ class PageReader:
         self.recorder = store.process_recorder
         self.sealing = sealing
         self._positions: OrderedDict[tuple[str, int], int] = OrderedDict()
-        # Each event is decrypted once, for its record and for its seal; this mapper
-        # turns the plain state into the domain event.
-        self._plain_mapper: Mapper[UUID] = Mapper(transcoder=store.mapper.transcoder)
+        # Each event is decrypted once, for its record and for its seal; these turn the
+        # plain state into the domain event.
+        self._events = PlainEvents(store.mapper.transcoder)
         # Per schema: its writer (parsed once for writing) and its two headers.
         self._writers: dict[str, tuple[Writer, tuple[str, bytes], tuple[str, bytes]]] = {}
 
@@ -190,18 +191,13 @@ class PageReader:
         )
 
     def _publication(self, notification: Notification, plain: bytes) -> mapping.Publication | None:
-        event = self._plain_mapper.to_domain_event(
-            StoredEvent(
-                originator_id=notification.originator_id,
-                originator_version=notification.originator_version,
-                topic=notification.topic,
-                state=plain,
-            )
-        )
+        aggregate_id = notification.originator_id
+        event = self._events.event(notification.topic, aggregate_id, str(aggregate_id),
+                                   notification.originator_version, plain)
         qualname = type(event).__qualname__
         topic = mapping.topic_of(qualname)
         if topic == topics.CHANGE_OUTCOMES:
-            decided = event if qualname.endswith("Decided") else self._decided(event)
+            decided = event if qualname.endswith("Decided") else self._decided(aggregate_id)
             return mapping.outcome_record(decided, event, self._caused(decided))
         if topic == topics.DEAD_LETTERS:
             return mapping.dead_letter_record(event)
@@ -219,8 +215,8 @@ class PageReader:
             )
             return entry
 
-    def _decided(self, event: Any) -> Any:
-        return next(iter(self.store.events.get(event.originator_id, lte=1)))
+    def _decided(self, request_id: UUID) -> Any:
+        return next(iter(self.store.events.get(request_id, lte=1)))
 
     def _caused(self, decided: Any) -> list[dict[str, Any]]:
         positions = self._positions
