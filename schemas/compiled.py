@@ -43,17 +43,29 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-# Zig-zag varints of 0 ≤ n < 8192 (lengths, versions, dates near 1970, enum indexes),
-# made once; larger numbers (timestamps) are worked out per value.
-_SMALL = tuple(_varint(n << 1) for n in range(8192))
+# Zig-zag varints of 0 ≤ n < 32768 (lengths, versions, enum indexes, dates up to 2059),
+# made once.
+_SMALL = tuple(_varint(n << 1) for n in range(32768))
+# Larger numbers are timestamps: their low 21 bits are three varint bytes, the rest
+# (about a second's worth of microseconds apart) is looked up here.
+_HIGH: dict[int, bytes] = {}
 
 
 def _long(n: int) -> bytes:
-    if 0 <= n < 8192:
+    if 0 <= n < 32768:
         return _SMALL[n]
     if type(n) is not int:
         raise TypeError(f"not an int: {n!r}")
-    return _varint((n << 1) ^ (n >> 63))
+    n = (n << 1) ^ (n >> 63)
+    if n < 0x200000:
+        return _varint(n)
+    high = n >> 21
+    rest = _HIGH.get(high)
+    if rest is None:
+        if len(_HIGH) > 4096:
+            _HIGH.clear()
+        rest = _HIGH[high] = _varint(high)
+    return bytes((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14 & 0x7F | 0x80)) + rest
 
 
 def compile_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bytes]:
@@ -85,7 +97,7 @@ def _inline(compiler: _Compiler, schema: Any, namespace: str, env: dict[str, Any
             number: int) -> list[str]:
     """Source lines that append the encoding of `v` (a value of `schema`)."""
     if schema == "string":
-        return ["b = v.encode()", "n = len(b)", "a(S[n] if n < 8192 else L(n))", "a(b)"]
+        return ["b = v.encode()", "n = len(b)", "a(S[n] if n < 32768 else L(n))", "a(b)"]
     if schema in ("int", "long"):
         return ["a(L(v))"]
     if schema == "boolean":

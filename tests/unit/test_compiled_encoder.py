@@ -4,6 +4,7 @@ and hands back to fastavro what it does not take."""
 from __future__ import annotations
 
 import copy
+import random
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
@@ -84,3 +85,14 @@ def test_schemas_it_does_not_take_go_to_fastavro() -> None:
     writer = Writer(source)
     assert writer._compiled is None
     assert writer.encode({"x": 1.5, "y": 7}) == writer.encode_with_fastavro({"x": 1.5, "y": 7})
+
+
+def test_longs_of_every_size_are_fastavros() -> None:
+    source = {"type": "record", "name": "N", "namespace": "t",
+              "fields": [{"name": "x", "type": "long"}]}
+    writer = Writer(source)
+    rng = random.Random(7)
+    numbers = [*range(-70_000, 70_000, 7), 2**63 - 1, -(2**63), 2**21, 2**21 - 1]
+    numbers += [rng.randrange(-(2**63), 2**63) >> rng.randrange(64) for _ in range(20_000)]
+    for n in numbers:
+        assert writer.encode({"x": n}) == writer.encode_with_fastavro({"x": n}), n
