@@ -20,6 +20,7 @@ city's events over that extrapolated time.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from bench.env import Env
@@ -66,6 +67,11 @@ def measure_rebuild(env: Env, records: int, timeout_s: float,
     # Progress.rate is total / (last - first): the city's rate, at this run's size.
     result.first, result.last = 0.0, result.city_seconds() * records / CITY_EVENTS
     result.done.set()
+    # The steps apart, on stderr beside the table (not a figure of their own).
+    print(f"rebuild of {records:,} records: load {result.load_s:.2f} s, finish"
+          f" {result.finish_s:.2f} s ({result.finish_share:.0%} of the scaled part), analyze"
+          f" {result.analyze_s:.2f} s, catch-up {result.catch_up_s:.2f} s ->"
+          f" {result.city_seconds():.0f} s for {CITY_EVENTS:,} events", file=sys.stderr)
     return result
 
 
