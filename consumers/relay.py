@@ -20,17 +20,22 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
 
 from eventsourcing.persistence import Tracking
 from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
+from kafka.producer.future import FutureRecordMetadata
 
 from consumers.kafka import ensure_topics, producer
 from consumers.partition_log import NoAnswer, RecordReader
-from consumers.relay_reader import POSITION_WINDOW, Page, PageReader, ReaderProcess
+from consumers.relay_reader import (
+    EVENT_ID_HEADER,
+    POSITION_WINDOW,
+    Page,
+    PageReader,
+    ReaderProcess,
+)
 from registry.anchors import Sealer
 from registry.config import Settings
 from registry.store import STORE_UNAVAILABLE, EventStore
@@ -53,8 +58,8 @@ __all__ = ["EPOCH_TRACKING", "POSITION_WINDOW", "RELAYED_TOPICS", "Relay"]
 ROUNDS_IN_FLIGHT = 2
 # Outcomes go after the events they caused, dead letters before them; the rest by name.
 _TOPIC_ORDER = {topics.CHANGE_OUTCOMES: 2, topics.DEAD_LETTERS: 1}
-# key, value, headers, event id
-_Record = tuple[bytes | None, bytes, list[tuple[str, bytes]], str]
+# key, value, headers
+_Record = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 
 
 def _hand_over_order(group: tuple[str, int | None]) -> tuple[int, str, int]:
@@ -65,7 +70,7 @@ def _hand_over_order(group: tuple[str, int | None]) -> tuple[int, str, int]:
 @dataclass
 class _Round:
     last_position: int
-    sends: list[tuple[Future[Any], str, str]]
+    sends: list[tuple[FutureRecordMetadata, str, list[tuple[str, bytes]]]]  # topic, headers
 
 
 class Relay:
@@ -80,8 +85,8 @@ class Relay:
         self.recorder = store.process_recorder
         self._producer: KafkaProducer | None = None
         self._reader: RecordReader | None = None
-        # (topic, partition) → (offset, event id) of the last record published there.
-        self._last_published: dict[tuple[str, int], tuple[int, str]] = {}
+        # (topic, partition) → (offset, headers) of the last record published there.
+        self._last_published: dict[tuple[str, int], tuple[int, list[tuple[str, bytes]]]] = {}
         self._last_probe = 0.0
         self._in_flight: deque[_Round] = deque()
         self._sealer = (
@@ -161,7 +166,7 @@ class Relay:
         epoch = (topics.EPOCH, str(self.epoch).encode())
         partitions: dict[str, list[int]] = {}  # as the producer's metadata has them now
         groups: dict[tuple[str, int | None], list[_Record]] = {}
-        for topic, key_hash, key, value, headers, ev_id in page.records:
+        for topic, key_hash, key, value, headers in page.records:
             partition = None
             if key_hash is not None:
                 of_topic = partitions.get(topic)
@@ -169,14 +174,14 @@ class Relay:
                     of_topic = partitions[topic] = sorted(kafka.partitions_for(topic))
                 partition = of_topic[key_hash % len(of_topic)]  # the default partitioner's
             headers.append(epoch)
-            groups.setdefault((topic, partition), []).append((key, value, headers, ev_id))
-        sends: list[tuple[Future[Any], str, str]] = []
+            groups.setdefault((topic, partition), []).append((key, value, headers))
+        sends: list[tuple[FutureRecordMetadata, str, list[tuple[str, bytes]]]] = []
         try:
             for topic, partition in sorted(groups, key=_hand_over_order):
-                for key, value, headers, ev_id in groups[(topic, partition)]:
+                for key, value, headers in groups[(topic, partition)]:
                     future = kafka.send(topic, key=key, value=value, headers=headers,
                                         partition=partition)
-                    sends.append((future, topic, ev_id))
+                    sends.append((future, topic, headers))
         except ValueError as error:
             # A partition the producer no longer knows: the topic changed under this round
             # (a broker that lost it made it again, with another partition count). The
@@ -187,13 +192,19 @@ class Relay:
     def _settle(self, round_: _Round) -> None:
         """Waits for a round's acknowledgements, then checkpoints it."""
         lost = False
-        for future, topic, ev_id in round_.sends:
-            metadata = future.get(timeout=30)  # raises KafkaError: redone from the checkpoint
+        last_published = self._last_published
+        for future, topic, headers in round_.sends:
+            # A future already acknowledged is read as it is; `get` (a timer each call)
+            # only for those still on their way.
+            if future.is_done and future.exception is None:
+                metadata = future.value
+            else:
+                metadata = future.get(timeout=30)  # raises KafkaError: redone from the checkpoint
             tp = (topic, metadata.partition)
-            previous = self._last_published.get(tp)
+            previous = last_published.get(tp)
             if previous is not None and metadata.offset <= previous[0]:
                 lost = True  # the broker hands out offsets it gave before: it forgot the log
-            self._last_published[tp] = (metadata.offset, ev_id)
+            last_published[tp] = (metadata.offset, headers)
         if lost:
             self._start_epoch(self.epoch + 1)
             return
@@ -238,13 +249,13 @@ class Relay:
         self._last_probe = now
         reader = self._reader_client()
         if self._last_published:
-            (topic, partition), (offset, ev_id) = next(iter(self._last_published.items()))
+            (topic, partition), (offset, headers) = next(iter(self._last_published.items()))
             try:
                 record = reader.at(TopicPartition(topic, partition), offset)
             except NoAnswer:
                 return  # nothing learnt: probed again at the next idle moment
-            found = dict(record.headers).get(topics.CE_ID, b"").decode() if record else None
-            if found != ev_id:
+            found = dict(record.headers).get(topics.CE_ID) if record else None
+            if found != headers[EVENT_ID_HEADER][1]:
                 self._start_epoch(self.epoch + 1)
         elif self.position > 0:
             tps = [tp for t in RELAYED_TOPICS for tp in reader.partitions(t)]

@@ -68,9 +68,11 @@ _AGGREGATE_MODULES = (
     "domain.member", "domain.organisation", "domain.change_request", "registry.anchors",
 )
 
-# topic, murmur2 hash of the key (None: no key), key, value, headers (all but the epoch),
-# event id
-Outgoing = tuple[str, int | None, bytes | None, bytes, list[tuple[str, bytes]], str]
+# topic, murmur2 hash of the key (None: no key), key, value, headers (all but the epoch;
+# the event id is the second's value)
+Outgoing = tuple[str, int | None, bytes | None, bytes, list[tuple[str, bytes]]]
+# Where the event id is among the headers.
+EVENT_ID_HEADER = 1
 
 
 @dataclass(frozen=True)
@@ -169,25 +171,27 @@ class PageReader:
         writer, ce_type, fingerprint = self._writer(publication.schema_name)
         record = publication.record
         ev_id: str = record["event_id"]
+        key = publication.key
+        subject = ev_id.rpartition(":")[0].encode()
+        if subject == key:
+            subject = key  # one object, pickled once, for the relay's process to unpickle
         headers = [
             _SPECVERSION,
             (topics.CE_ID, ev_id.encode()),
             _SOURCE,
             ce_type,
             (topics.CE_TIME, record["recorded_at"].isoformat().encode()),
-            (topics.CE_SUBJECT, ev_id.rpartition(":")[0].encode()),
+            (topics.CE_SUBJECT, subject),
             _CONTENT_TYPE,
             (topics.POSITION, str(notification.id).encode()),
             fingerprint,
         ]
-        key = publication.key
         return (
             publication.topic,
             None if key is None else key_hash(key),
             key,
             writer.encode(record),
             headers,
-            ev_id,
         )
 
     def _publication(self, notification: Notification, plain: bytes) -> mapping.Publication | None:

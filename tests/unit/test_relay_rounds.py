@@ -22,10 +22,17 @@ from tests.unit.handler_world import C1, World
 
 
 class _Acknowledged:
+    """As kafka-python's future of a record: acknowledged at once, or (every other one)
+    only when asked for its result."""
+
     def __init__(self, partition: int, offset: int) -> None:
         self._metadata = SimpleNamespace(partition=partition, offset=offset)
+        self.is_done = offset % 2 == 0
+        self.exception = None
+        self.value = self._metadata if self.is_done else None
 
     def get(self, timeout: float | None = None) -> Any:
+        self.is_done, self.value = True, self._metadata
         return self._metadata
 
 
