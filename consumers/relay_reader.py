@@ -35,8 +35,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, OperationalError
 
 from consumers import event_mapping as mapping
-from consumers.plain_events import PlainEvents
-from registry.anchors import leaf, plain_state
+from consumers.plain_events import PlainEvents, plain_state
+from registry.anchors import leaf
 from registry.config import Settings
 from registry.store import STORE_UNAVAILABLE, EventStore, open_event_store
 from schemas import topics
@@ -128,6 +128,7 @@ class PageReader:
         # Each event is decrypted once, for its record and for its seal; these turn the
         # plain state into the domain event.
         self._events = PlainEvents(store.mapper.transcoder)
+        self._plain_state = plain_state(store)
         # Per schema: its writer (parsed once for writing) and its two headers.
         self._writers: dict[str, tuple[Writer, tuple[str, bytes], tuple[str, bytes]]] = {}
 
@@ -154,7 +155,7 @@ class PageReader:
             never = notification.topic.startswith(NEVER_PUBLISHED)
             if never and not sealing:
                 continue  # not decrypted nor decoded: nothing of it leaves the store
-            plain = plain_state(self.store, notification)
+            plain = self._plain_state(notification)
             if sealing:
                 leaves.append((notification.id, leaf(notification, plain)))
             if never:
