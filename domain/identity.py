@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from operator import mul
 
 from domain.errors import DomainError
 from domain.vocabulary import Sex
@@ -14,7 +15,9 @@ _CHECK_CHARACTERS = "10X98765432"
 
 
 def check_character(first17: str) -> str:
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
+    if len(first17) != len(_WEIGHTS):
+        raise ValueError(f"{len(first17)} digits, not {len(_WEIGHTS)}")
+    total = sum(map(mul, map(int, first17), _WEIGHTS))
     return _CHECK_CHARACTERS[total % 11]
 
 

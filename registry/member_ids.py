@@ -3,7 +3,6 @@ becomes a key, a header or an event field on a public topic."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from uuid import UUID
 
@@ -15,7 +14,8 @@ class MemberIds:
         self._key = key
 
     def for_citizen(self, citizen_id_number: str) -> UUID:
-        digest = hmac.new(self._key, citizen_id_number.encode("ascii"), hashlib.sha256).digest()
+        # The one-shot form: hmac.new(...).digest() built two hash objects in Python.
+        digest = hmac.digest(self._key, citizen_id_number.encode("ascii"), "sha256")
         # Shaped as a version-8 (custom) UUID so it reads as one everywhere.
         raw = bytearray(digest[:16])
         raw[6] = (raw[6] & 0x0F) | 0x80
