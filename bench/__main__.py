@@ -30,6 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="repetitions (default 3)")
     parser.add_argument("--city-members", type=int, help="members in the generated city")
     parser.add_argument(
+        "--e2e-rate", type=float, metavar="PER_S",
+        help="the end-to-end stage's steady request rate (the goal is set at 2,000/s"
+             " with --full); a lower one shows the rate at which the latency goals hold")
+    parser.add_argument(
         "--stages", type=_stages, default=STAGES, metavar="LIST",
         help=f"comma-separated stages to run (default all: {','.join(STAGES)}); stages"
              " another needs (ingest before relay) run untimed as far as needed")
@@ -40,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = replace(sizes, runs=args.runs)
     if args.city_members:
         sizes = replace(sizes, city_members=args.city_members)
+    if args.e2e_rate:
+        sizes = replace(sizes, e2e_rate=args.e2e_rate)
     figures, meta = run_all(sizes, sys.stdout, args.stages)
     write(figures, meta, sys.stdout)
     return 0
