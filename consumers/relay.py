@@ -27,6 +27,7 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
+from consumers.collector import collector_paused
 from consumers.kafka import ensure_topics, producer
 from consumers.partition_log import NoAnswer, RecordReader
 from consumers.relay_reader import (
@@ -144,7 +145,10 @@ class Relay:
             self._sent = self.position
         page = self._pages.read(self._sent + 1, self.settings.relay_batch_size)
         if page.count:
-            self._in_flight.append(self._send(page))
+            # A round's records and futures: the futures' cycles (a record's future and
+            # its batch's) are broken by kafka-python when the batch completes.
+            with collector_paused():
+                self._in_flight.append(self._send(page))
             self._sent = page.last
         while self._in_flight and (len(self._in_flight) > ROUNDS_IN_FLIGHT or not page.count):
             self._settle(self._in_flight.popleft())

@@ -29,6 +29,7 @@ import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -36,6 +37,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification, OperationalError
 
 from consumers import event_mapping as mapping
+from consumers.collector import collector_paused
 from consumers.plain_events import PlainEvents, plain_state
 from registry.anchors import leaf
 from registry.config import Settings
@@ -369,9 +371,12 @@ class ReaderProcess:
                  ) -> None:
         while True:
             try:
-                item = conn.recv()
+                data = conn.recv_bytes()
             except (EOFError, OSError) as error:
-                item = (None, "gone", repr(error))
+                item: tuple[int | None, str, Any] = (None, "gone", repr(error))
+            else:
+                with collector_paused():  # not while waiting: only while unpickling
+                    item = ForkingPickler.loads(data)
             while not self._closed.is_set():
                 try:
                     received.put(item, timeout=0.5)

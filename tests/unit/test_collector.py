@@ -1,0 +1,41 @@
+"""Pauses of the cycle collector from several threads: off while any lasts, on after
+the last, never left off."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+from consumers.collector import collector_paused
+
+
+def test_overlapping_pauses_end_with_the_last() -> None:
+    assert gc.isenabled()
+    first_in, first_may_end = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with collector_paused():
+            first_in.set()
+            first_may_end.wait(5)
+        seen.append(gc.isenabled())  # the second still pauses it
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_in.wait(5)
+    with collector_paused():
+        first_may_end.set()
+        thread.join(5)
+        assert not gc.isenabled()
+    assert seen == [False]
+    assert gc.isenabled()
+
+
+def test_a_pause_never_leaves_the_collector_off() -> None:
+    gc.disable()  # another loop of the interpreter paused it and has not ended yet
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+    finally:
+        gc.enable()
