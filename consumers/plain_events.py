@@ -1,5 +1,5 @@
 """Stored events → domain events, for the relay to publish, at less cost than
-eventsourcing's mapper (and its cipher, below).
+eventsourcing's mapper.
 
 The relay only reads a domain event's attributes to copy them into its Avro record,
 where ids are text. eventsourcing's mapper makes a `UUID` of every id in the stored
@@ -16,27 +16,19 @@ for.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.cryptography import AESCipher
 from eventsourcing.persistence import (
     JSONTranscoder,
     Mapper,
-    Notification,
     StoredEvent,
     Transcoder,
     Transcoding,
 )
 from eventsourcing.utils import resolve_topic
 
-from registry import anchors
-from registry.store import EventStore
-
-__all__ = ["PlainEvents", "plain_state", "uuid_text"]
+__all__ = ["PlainEvents", "uuid_text"]
 
 _HEX32 = re.compile("[0-9a-f]{32}").fullmatch
 
@@ -92,29 +84,3 @@ class PlainEvents:
                 return event
         return self._mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, plain))
 
-
-def plain_state(store: EventStore) -> Callable[[Notification], bytes]:
-    """`registry.anchors.plain_state` for this store's events, at less cost.
-
-    eventsourcing's AESCipher makes a new AESGCM object (the key schedule) for every
-    event it decrypts, which took longer than the decryption itself; this one is made
-    once. Same checks, same errors. Another cipher, or a compressor, goes through
-    `anchors.plain_state`."""
-    cipher = store.mapper.cipher
-    if type(cipher) is not AESCipher or store.mapper.compressor is not None:
-        return lambda notification: anchors.plain_state(store, notification)
-    aesgcm = AESGCM(cipher.key)
-
-    def decrypt(notification: Notification) -> bytes:
-        ciphertext = notification.state
-        nonce, tag = ciphertext[:12], ciphertext[12:28]
-        if len(nonce) != 12:
-            raise ValueError("Damaged cipher text: invalid nonce length")
-        if len(tag) != 16:
-            raise ValueError("Damaged cipher text: invalid tag length")
-        try:
-            return aesgcm.decrypt(nonce, ciphertext[28:] + tag, None)
-        except InvalidTag as error:
-            raise ValueError("Invalid cipher tag") from error
-
-    return decrypt

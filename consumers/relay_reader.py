@@ -38,8 +38,8 @@ from eventsourcing.persistence import Notification, OperationalError
 
 from consumers import event_mapping as mapping
 from consumers.collector import collector_paused
-from consumers.plain_events import PlainEvents, plain_state
-from registry.anchors import leaf
+from consumers.plain_events import PlainEvents
+from registry.anchors import leaf, plain_state
 from registry.config import Settings
 from registry.store import STORE_UNAVAILABLE, EventStore, open_event_store
 from schemas import topics
@@ -131,7 +131,6 @@ class PageReader:
         # Each event is decrypted once, for its record and for its seal; these turn the
         # plain state into the domain event.
         self._events = PlainEvents(store.mapper.transcoder)
-        self._plain_state = plain_state(store)
         # Per schema: its writer (parsed once for writing) and its two headers.
         self._writers: dict[str, tuple[Writer, tuple[str, bytes], tuple[str, bytes]]] = {}
 
@@ -158,7 +157,7 @@ class PageReader:
             never = notification.topic.startswith(NEVER_PUBLISHED)
             if never and not sealing:
                 continue  # not decrypted nor decoded: nothing of it leaves the store
-            plain = self._plain_state(notification)
+            plain = plain_state(self.store, notification)
             if sealing:
                 leaves.append((notification.id, leaf(notification, plain)))
             if never:

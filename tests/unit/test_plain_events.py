@@ -3,19 +3,16 @@ gives, for every kind of event; an upcast event still goes through the mapper.""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 from uuid import uuid4
 
-import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Mapper
 from test_domain_schemas import every_event
 
 from consumers import event_mapping
-from consumers.plain_events import PlainEvents, plain_state, uuid_text
+from consumers.plain_events import PlainEvents, uuid_text
 from consumers.relay_reader import PageReader
-from registry import anchors
 from registry.handlers import ReceivedRecord
 from registry.handlers.base import Batch
 from registry.handlers.core import handle
@@ -118,18 +115,3 @@ def test_the_pages_are_the_ones_the_mapper_gives(world: World) -> None:
     assert published == {"registry.member-events", "registry.organisation-events",
                          "registry.change-outcomes", "registry.dead-letters"}
 
-
-def test_the_plain_state_is_the_stores(world: World) -> None:
-    for _ in range(3):
-        world.apply(world.person(), C1, 30)
-    notifications = world.store.process_recorder.select_notifications(start=1, limit=1000)
-    decrypt = plain_state(world.store)
-    assert len(notifications) > 10
-    for notification in notifications:
-        assert decrypt(notification) == anchors.plain_state(world.store, notification)
-    damaged = dataclasses.replace(notifications[-1], state=notifications[-1].state[:-1] + b"!")
-    for plain in (decrypt, lambda n: anchors.plain_state(world.store, n)):
-        with pytest.raises(ValueError, match="Invalid cipher tag"):
-            plain(damaged)
-        with pytest.raises(ValueError, match="nonce"):
-            plain(dataclasses.replace(damaged, state=b"short"))
