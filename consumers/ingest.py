@@ -126,15 +126,13 @@ class Ingest:
                     max_records=self.settings.ingest_batch_size * max(1, len(self.partitions)),
                 )
                 try:
-                    # Nothing came in a full wait: the time to check the partitions' logs.
-                    idle = not polled and self._pending is None
                     self._resume_missing()
                     for tp, records in polled.items():
                         if tp in self.partitions:
                             self.process(tp, records)
                     if not polled:
                         self.settle()
-                    if idle or time.monotonic() - self._last_guard > GUARD_INTERVAL_S:
+                    if not polled or time.monotonic() - self._last_guard > GUARD_INTERVAL_S:
                         self._guard_all()
                 except STORE_UNAVAILABLE as error:
                     self._wait_for_store(stop, error)
