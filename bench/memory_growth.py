@@ -61,8 +61,7 @@ def _ingest(settings: Settings, members: int, timeout_s: float) -> dict[float, f
         ctx = ingest_context(settings)
         ingest = Ingest(settings, store, ctx)
         progress = _progress(members)
-        ingest.process = progress.wrap_committed(ingest.process)  # type: ignore[method-assign]
-        ingest.on_committed = progress.handled_now
+        ingest.process = progress.wrap(ingest.process)  # type: ignore[method-assign]
         run_until_done(ingest.run, progress, timeout_s)
         return progress.rss
     finally:

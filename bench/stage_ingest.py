@@ -62,8 +62,7 @@ def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
     before = store.recorder.max_notification_id() or 0
     ingest = Ingest(settings, store, ctx)
     progress = Progress(total=requests)
-    ingest.process = progress.wrap_committed(ingest.process)  # type: ignore[method-assign]
-    ingest.on_committed = progress.handled_now
+    ingest.process = progress.wrap(ingest.process)  # type: ignore[method-assign]
     run_until_done(ingest.run, progress, timeout_s)
     events = (store.recorder.max_notification_id() or 0) - before
     return IngestRun(requests, progress.seconds, dict(progress.rss), events), store

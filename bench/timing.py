@@ -34,22 +34,6 @@ class Progress:
 
         return timed
 
-    def wrap_committed(self, process: Callable[[Any, list[Any]], None]
-                       ) -> Callable[[Any, list[Any]], None]:
-        """For a loop whose saves overlap its next batch (the ingest): the clock starts
-        at the first record, and records count when their batch has committed (given to
-        `handled_now`), not when the loop moves on."""
-
-        def timed(tp: Any, records: list[Any]) -> None:
-            if self.first is None:
-                self.first = time.perf_counter()
-            process(tp, records)
-
-        return timed
-
-    def handled_now(self, count: int) -> None:
-        self._handled(count)
-
     def wrap_polled(
         self, process: Callable[[dict[Any, list[Any]]], None]
     ) -> Callable[[dict[Any, list[Any]]], None]:

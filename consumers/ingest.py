@@ -6,12 +6,6 @@ position = the last offset), so a crash at any point either saved the whole batc
 its offset, or nothing. If a batch cannot be saved, its requests are redone one per
 transaction, so one bad request cannot take its neighbours down with it.
 
-Saves overlap the next batch: while one batch's transaction is on its way to the
-database (a writer thread), the next is decoded, loaded and handled, taking what the
-first touched as the first left it. It is saved only once the first has committed; if
-the first could not be saved, the next is thrown away and handled again from the store.
-So the order of commits, and what each batch saw, are as if one came after the other.
-
 Incarnations: a partition's log normally only grows. When it has been replaced (Tansu
 restarted and lost it), the record at our last offset is no longer the one we handled;
 the partition then gets a new incarnation and is read from its start. Requests seen
@@ -20,13 +14,10 @@ before find their ChangeRequest and are answered again, not applied again.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -71,22 +62,6 @@ class PartitionState:
     last_digest: bytes | None = None  # of the record at next_offset - 1
 
 
-@dataclass
-class PendingSave:
-    """A batch handed to the writer thread, not known to be committed yet."""
-
-    tp: TopicPartition
-    incarnation: int
-    records: list[ConsumerRecord]
-    batch: Batch
-    saving: Future[None]
-
-
-class EarlierBatchRedone(Exception):
-    """The batch before this one could not be saved as a whole and was redone: what
-    this one was handled against is not what the store holds."""
-
-
 def record_digest(record: ConsumerRecord) -> bytes:
     return hashlib.sha256((record.key or b"") + b"\x00" + (record.value or b"")).digest()
 
@@ -104,10 +79,6 @@ class Ingest:
         # Organisations, integrators and tallies the last batch used: the next one most
         # likely uses them again, so they join its one lookup query.
         self._hot: set[UUID] = set()
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-save")
-        self._pending: PendingSave | None = None
-        # Told how many requests each committed batch answered (the benchmark counts them).
-        self.on_committed: Callable[[int], None] | None = None
 
     # -- the loop -------------------------------------------------------------
 
@@ -118,11 +89,9 @@ class Ingest:
         try:
             while not stop.is_set():
                 # A poll spreads its records over the partitions, and each partition's
-                # share is one transaction: ask for a full batch per partition. With a
-                # save on its way, only what has arrived: if nothing has, the save is
-                # waited for, so an answer never waits for more requests to come.
+                # share is one transaction: ask for a full batch per partition.
                 polled = self._consumer.poll(
-                    timeout_ms=0 if self._pending else 100,
+                    timeout_ms=100,
                     max_records=self.settings.ingest_batch_size * max(1, len(self.partitions)),
                 )
                 try:
@@ -130,20 +99,11 @@ class Ingest:
                     for tp, records in polled.items():
                         if tp in self.partitions:
                             self.process(tp, records)
-                    if not polled:
-                        self.settle()
                     if not polled or time.monotonic() - self._last_guard > GUARD_INTERVAL_S:
                         self._guard_all()
                 except STORE_UNAVAILABLE as error:
                     self._wait_for_store(stop, error)
         finally:
-            try:
-                self.settle()
-            except (EarlierBatchRedone, *STORE_UNAVAILABLE) as error:
-                # Stopping: the store says what was saved, and the next start goes on
-                # from there.
-                log.warning("last batch not saved on stopping (%r)", error)
-            self._writer.shutdown(wait=True)
             self._consumer.close(autocommit=False)
             if self._reader is not None:
                 self._reader.close()
@@ -176,57 +136,24 @@ class Ingest:
         if not unchanged:
             self._resume(tp)
             return
+        name = self._tracking_name(tp, state.incarnation)
         received = [self._received(tp, state, record) for record in records]
-        batch = self._handled(received, follows=self._pending.batch if self._pending else None)
-        try:
-            self.settle()
-        except EarlierBatchRedone:
-            batch = self._handled(received, follows=None)
-        batch.follows = None  # what it followed is saved now: let it go
-        events = batch.events
-        tracking = Tracking(self._tracking_name(tp, state.incarnation), records[-1].offset)
-        self._pending = PendingSave(
-            tp, state.incarnation, records, batch,
-            self._writer.submit(self.store.events.put, events, tracking=tracking),
-        )
-        self._hot = {
-            a.id for a in batch.aggregates.values() if isinstance(a, _LOOKED_UP_EVERY_BATCH)
-        }
-        state.next_offset = records[-1].offset + 1
-        state.last_digest = record_digest(records[-1])
-
-    def _handled(self, received: list[ReceivedRecord], follows: Batch | None) -> Batch:
-        batch = Batch(self.store, follows=follows)
+        batch = Batch(self.store)
         batch.load(self._ids_to_look_up(received) | self._hot)
         for one in received:
             handle(batch, one, self.ctx)
-        return batch
-
-    def settle(self) -> None:
-        """Waits for the batch on its way to the store. Raises EarlierBatchRedone if it
-        could not be saved as a whole and was redone one request per transaction;
-        STORE_UNAVAILABLE if the store was away (nothing of it saved)."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
         try:
-            pending.saving.result()
+            self.store.events.put(batch.events, tracking=Tracking(name, records[-1].offset))
         except IntegrityError as error:
-            log.warning(
-                "batch of %d on %s not saved (%s); one by one",
-                len(pending.records), pending.tp, error,
-            )
-            state = self.partitions.get(pending.tp)
-            if state is not None and state.incarnation == pending.incarnation:
-                self._one_by_one(pending.tp, state, pending.records)
-            self._committed(len(pending.records))
-            raise EarlierBatchRedone from error
-        pending.batch.saved()
-        self._committed(len(pending.records))
-
-    def _committed(self, requests: int) -> None:
-        if self.on_committed is not None:
-            self.on_committed(requests)
+            log.warning("batch of %d on %s not saved (%s); one by one", len(records), tp, error)
+            self._one_by_one(tp, state, records)
+        else:
+            batch.saved()
+            self._hot = {
+                a.id for a in batch.aggregates.values() if isinstance(a, _LOOKED_UP_EVERY_BATCH)
+            }
+        state.next_offset = records[-1].offset + 1
+        state.last_digest = record_digest(records[-1])
 
     def _one_by_one(
         self, tp: TopicPartition, state: PartitionState, records: list[ConsumerRecord]
@@ -270,13 +197,11 @@ class Ingest:
                 log.warning("%s not resumed yet (%r); trying again", tp, error)
 
     def revoke(self, tps: list[TopicPartition]) -> None:
-        self._settle_quietly()
         for tp in tps:
             self.partitions.pop(tp, None)
 
     def _resume(self, tp: TopicPartition) -> None:
         """Finds where this partition stands in the store and seeks there."""
-        self._settle_quietly()
         base = f"{tp.topic}/{tp.partition}"
         incarnation = self.recorder.max_tracking_id(f"{base}#incarnation")
         if incarnation is None:
@@ -292,12 +217,6 @@ class Ingest:
         self.partitions[tp] = state
         assert self._consumer is not None
         self._consumer.seek(tp, state.next_offset)
-
-    def _settle_quietly(self) -> None:
-        """Settles the batch on its way, where nothing follows it that it could
-        invalidate (a resume or a revoke reads the store afresh)."""
-        with contextlib.suppress(EarlierBatchRedone):
-            self.settle()
 
     def _new_incarnation(self, tp: TopicPartition, current: int) -> int:
         if current:

@@ -43,15 +43,15 @@ def make_settings(
     if pg_schema is not None:
         separator = "&" if "?" in DATABASE_URL else "?"
         database_url = f"{DATABASE_URL}{separator}schema={pg_schema}"
-    fields: dict[str, object] = {
-        "data_dir": tmp_path / "data",
-        "database_url": database_url,
-        "kafka_bootstrap": broker.bootstrap,
-        "partitions": 3,
-        "member_id_key": "ab" * 32,
-        "cipher_key": "w3Xh3Q0o8ho4GmSxYbGPGcLw0p2SaS0Rx4Jf7D1Ojq8=",
-    }
-    return Settings(**{**fields, **extra})  # type: ignore[arg-type]
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        kafka_bootstrap=broker.bootstrap,
+        partitions=3,
+        member_id_key="ab" * 32,
+        cipher_key="w3Xh3Q0o8ho4GmSxYbGPGcLw0p2SaS0Rx4Jf7D1Ojq8=",
+        **extra,
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -57,15 +57,8 @@ class Context:
 class Batch:
     """Aggregates touched while handling a batch, and their events in order."""
 
-    def __init__(self, store: EventStore, follows: Batch | None = None) -> None:
-        """`follows`: a batch handled just before this one whose save may not have
-        committed yet; what it touched is taken from it as it left them, not from the
-        store (see `load`). This batch is then saved only if that one was."""
+    def __init__(self, store: EventStore) -> None:
         self.store = store
-        self.follows = follows
-        # Aggregates this batch took from the one it follows: the later batch owns them
-        # now, so the earlier one must not cache them as saved (see `saved`).
-        self.handed_on: set[UUID] = set()
         self.aggregates: dict[UUID, Aggregate] = {}
         self._events: list[Any] = []
         # Per organisation, the subjects and net moves of its counts not yet recorded.
@@ -79,15 +72,6 @@ class Batch:
         for nothing it could have known at the start (new members and new requests are
         most lookups, and each lookup on its own was a round trip)."""
         wanted = set(aggregate_ids) - self.aggregates.keys() - self._absent
-        if self.follows is not None:
-            earlier = self.follows.aggregates
-            for aggregate_id in wanted & earlier.keys():
-                aggregate = earlier[aggregate_id]
-                self.aggregates[aggregate_id] = aggregate
-                self._footprints[aggregate_id] = footprint(aggregate)
-                self.follows.handed_on.add(aggregate_id)
-            # What the earlier batch did not touch, its save does not change either.
-            wanted -= earlier.keys()
         if not wanted:
             return
         taken = self.store.take(wanted)
@@ -108,9 +92,7 @@ class Batch:
         (back) to the store's cache. A request's record is looked up again only when
         the request is repeated, so it is not worth a place there."""
         self.store.keep(
-            a
-            for a in self.aggregates.values()
-            if not isinstance(a, ChangeRequest | DeadLetter) and a.id not in self.handed_on
+            a for a in self.aggregates.values() if not isinstance(a, ChangeRequest | DeadLetter)
         )
 
     def record(self, *aggregates: Aggregate) -> list[Any]:
