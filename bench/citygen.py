@@ -626,10 +626,8 @@ def _load_chunks(target: _Target, shape: CityShape, seed: int, chunks: list[int]
 
 
 def _target(settings: Settings, generation: int) -> _Target:
-    pg = settings.postgres()
-    conninfo = {"host": pg["host"], "port": pg["port"], "dbname": pg["dbname"],
-                "user": pg["user"], "password": pg["password"] or None}
-    return _Target(conninfo, pg["schema"] or None, generation)
+    return _Target(settings.postgres_connect_args(), settings.postgres()["schema"] or None,
+                   generation)
 
 
 def load_city(settings: Settings, members: int, *, seed: int = 20250630, generation: int = 1,

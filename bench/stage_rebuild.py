@@ -38,13 +38,16 @@ class Rebuilt(Progress):
     catch_up_s: float = 0.0
 
     @property
+    def scaled_s(self) -> float:
+        """The part that grows with the events (all but the statistics)."""
+        return self.load_s + self.finish_s + self.catch_up_s
+
+    @property
     def finish_share(self) -> float:
-        scaled = self.load_s + self.finish_s + self.catch_up_s
-        return self.finish_s / scaled if scaled else float("nan")
+        return self.finish_s / self.scaled_s if self.scaled_s else float("nan")
 
     def city_seconds(self, events: int = CITY_EVENTS) -> float:
-        scaled = self.load_s + self.finish_s + self.catch_up_s
-        return scaled * events / self.total + self.analyze_s
+        return self.scaled_s * events / self.total + self.analyze_s
 
 
 def measure_rebuild(env: Env, records: int, timeout_s: float,

@@ -421,11 +421,8 @@ def _serve(conn: Connection) -> None:
             while True:
                 answer: tuple[int, str, Any]
                 try:
-                    gc.disable()
-                    try:
+                    with collector_paused():
                         page = reader.read(start, limit)
-                    finally:
-                        gc.enable()
                     answer = (stream, "page", page)
                 except STORE_UNAVAILABLE as error:
                     message = f"event store unavailable in the reader: {error}"

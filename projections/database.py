@@ -167,13 +167,7 @@ class Database:
     def _connect_postgres(self) -> psycopg.Connection[Any]:
         pg = self._settings.postgres()
         connection = psycopg.connect(
-            host=pg["host"],
-            port=pg["port"],
-            dbname=pg["dbname"],
-            user=pg["user"],
-            password=pg["password"] or None,
-            autocommit=False,
-            connect_timeout=10,
+            **self._settings.postgres_connect_args(), autocommit=False, connect_timeout=10
         )
         if pg["schema"]:
             with connection.cursor() as cur:

@@ -111,6 +111,18 @@ class Settings(BaseModel):
             "schema": schema,
         }
 
+    def postgres_connect_args(self) -> dict[str, str | None]:
+        """`postgres()` as psycopg.connect's keyword arguments (no schema: the caller
+        sets its search path)."""
+        pg = self.postgres()
+        return {
+            "host": pg["host"],
+            "port": pg["port"],
+            "dbname": pg["dbname"],
+            "user": pg["user"],
+            "password": pg["password"] or None,
+        }
+
     def keys(self) -> tuple[bytes, str]:
         """(member id key, cipher key): configured, or made once and kept in the data folder."""
         if self.member_id_key and self.cipher_key:

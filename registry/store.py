@@ -244,16 +244,8 @@ def open_event_store(settings: Settings, **extra: Any) -> EventStore:
 
 
 def _connect(settings: Settings) -> psycopg.Connection[Any]:
-    pg = settings.postgres()
     try:
-        return psycopg.connect(
-            host=pg["host"],
-            port=pg["port"],
-            dbname=pg["dbname"],
-            user=pg["user"],
-            password=pg["password"] or None,
-            autocommit=True,
-        )
+        return psycopg.connect(**settings.postgres_connect_args(), autocommit=True)
     except psycopg.OperationalError as error:
         # The loops wait out STORE_UNAVAILABLE, which is eventsourcing's error type.
         raise OperationalError(str(error)) from error

@@ -53,9 +53,9 @@ class Writer:
     """Encodes records of one schema, for a loop that writes many (the relay).
 
     fastavro's `schemaless_writer` parses its schema argument again on every call unless
-    the schema carries fastavro's own "parsed" marker, which `parse_schema` adds only with
-    its write hint (the catalog parses without it, for reading): parsed here once with
-    it, a record costs about half as much. Same bytes as `encode`.
+    the schema carries fastavro's own "parsed" marker (`parse_schema` with its write
+    hint, as the catalog parses too): parsed here once, a record costs about half as
+    much. Same bytes as `encode`.
 
     Schemas the compiled encoder takes (schemas/compiled.py: every event schema) cost
     about a third again; a record that leaves out a field goes to fastavro, which
