@@ -53,7 +53,7 @@ def consumer(settings: Settings, *, group_id: str | None, **overrides: Any) -> K
         "max_poll_interval_ms": 300000,
         "fetch_max_bytes": 64 * 1024 * 1024,
         "max_partition_fetch_bytes": MAX_RECORD_BYTES,
-        "fetch_max_wait_ms": 100,
+        "fetch_max_wait_ms": settings.fetch_wait_ms,
         "request_timeout_ms": 30000,
     }
     config.update(overrides)

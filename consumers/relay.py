@@ -39,6 +39,7 @@ from consumers.relay_reader import (
 )
 from registry.anchors import Sealer
 from registry.config import Settings
+from registry.new_events import NewEvents
 from registry.store import STORE_UNAVAILABLE, EventStore
 from schemas import topics
 from schemas.catalog import Catalog
@@ -55,6 +56,9 @@ RELAYED_TOPICS = (
 )
 __all__ = ["EPOCH_TRACKING", "POSITION_WINDOW", "RELAYED_TOPICS", "Relay"]
 
+# Longest an idle relay that listens for commits waits before it reads the log anyway
+# (and probes the topics: a broker that lost them sends no signal).
+LISTENING_WAIT_S = 1.0
 # Rounds handed to the producer before the oldest must be acknowledged.
 ROUNDS_IN_FLIGHT = 2
 # Outcomes go after the events they caused, dead letters before them; the rest by name.
@@ -117,14 +121,20 @@ class Relay:
             self._pages.start()
 
     def run(self, stop: threading.Event, idle_sleep_s: float = 0.05) -> None:
+        """`idle_sleep_s`: how long an idle relay waits before it reads the log again
+        when the store cannot wake it (SQLite); a store that can (PostgreSQL's NOTIFY,
+        registry/new_events.py) wakes it at the commit, or after LISTENING_WAIT_S."""
         ensure_topics(self.settings, RELAYED_TOPICS)
         self._check_topics_still_there(force=True)
+        new_events = NewEvents(self.settings, self.store, stop)
+        new_events.listen()
         try:
             while not stop.is_set():
                 try:
                     if self.run_once() == 0:
                         self._check_topics_still_there()
-                        stop.wait(idle_sleep_s)
+                        new_events.wait(LISTENING_WAIT_S if new_events.listening
+                                        else idle_sleep_s)  # fmt: skip
                 except KafkaError as error:
                     log.warning("relay round failed (%r); new producer, from the checkpoint", error)
                     self._abandon_rounds()
@@ -135,6 +145,7 @@ class Relay:
                     self._abandon_rounds()
                     stop.wait(1.0)
         finally:
+            new_events.close()
             self.close()
 
     def run_once(self) -> int:
