@@ -88,6 +88,13 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
                          ("raw", raw.outcome_ms)):
         samples[f"{name} p50"].append(percentile(values, 50))
         samples[f"{name} p99"].append(percentile(values, 99))
+    # Where the outcome's time goes, on stderr beside the table (not figures of their own).
+    print("end to end, p50 / p99 ms of each hop: " + ", ".join(
+        f"{hop} {percentile(values, 50):.0f} / {percentile(values, 99):.0f}"
+        for hop, values in zip(("published→recorded (ingest)", "recorded→sent (relay)",
+                                "sent→seen (broker, integrator)"), run.hops_ms, strict=True)
+        if values
+    ), file=sys.stderr)
 
 
 def _queries(sizes: Sizes, meta: dict[str, Any]) -> list[Figure]:

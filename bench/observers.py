@@ -17,7 +17,10 @@ from schemas.catalog import load_catalog
 
 
 class OutcomeWatcher(threading.Thread):
-    """request id → wall time its first outcome arrived."""
+    """request id → wall time its first outcome arrived; and, for decoded outcomes, the
+    hops on the way (`stamps`: the outcome's recorded time, set by the ingest as it
+    handled the request, and the record's Kafka timestamp, set by the relay's producer
+    as it sent it), to tell where a latency comes from."""
 
     def __init__(self, settings: Settings, topic: str = topics.CHANGE_OUTCOMES,
                  decode: bool = True) -> None:
@@ -26,6 +29,7 @@ class OutcomeWatcher(threading.Thread):
         self.topic = topic
         self.decode = decode
         self.seen: dict[str, float] = {}
+        self.stamps: dict[str, tuple[float, float]] = {}
         self.stop = threading.Event()
         self.ready = threading.Event()
 
@@ -47,7 +51,11 @@ class OutcomeWatcher(threading.Thread):
                     now = time.time()
                     for record in records:
                         if self.decode:
-                            request_id = catalog.decode(record.value)[1]["request_id"]
+                            outcome = catalog.decode(record.value)[1]
+                            request_id = outcome["request_id"]
+                            self.stamps.setdefault(request_id, (
+                                outcome["recorded_at"].timestamp(), record.timestamp / 1000
+                            ))
                         else:
                             request_id = record.value.decode()
                         self.seen.setdefault(request_id, now)
@@ -65,6 +73,7 @@ class RosterWatcher(threading.Thread):
         self.window = window  # the oldest ids asked about each time (they arrive in order)
         self.pending: dict[str, None] = {}
         self.seen: dict[str, float] = {}
+        self.stamps: dict[str, tuple[float, float]] = {}
         self.stop = threading.Event()
         self._lock = threading.Lock()
 

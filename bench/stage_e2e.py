@@ -30,6 +30,9 @@ class LatencyRun:
     outcome_ms: list[float]
     roster_ms: list[float]
     missing: int
+    # Per request, ms: published → recorded by the ingest, recorded → sent by the relay,
+    # sent → seen by the integrator (empty for the Kafka-alone baseline).
+    hops_ms: tuple[list[float], list[float], list[float]] = ([], [], [])
 
 
 def _wait(check: object, timeout_s: float) -> bool:
@@ -92,7 +95,14 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
         if member_of[r] in roster.seen
     ]
     missing = len(sent_at) - min(len(outcome_ms), len(roster_ms))
-    return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing)
+    hops: tuple[list[float], list[float], list[float]] = ([], [], [])
+    for r, t in sent_at.items():
+        if r in outcomes.stamps:
+            recorded, relayed = outcomes.stamps[r]
+            hops[0].append((recorded - t) * 1000)
+            hops[1].append((relayed - recorded) * 1000)
+            hops[2].append((outcomes.seen[r] - relayed) * 1000)
+    return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing, hops)
 
 
 def measure_raw_latency(env: Env, rate: float, seconds: float) -> LatencyRun:
