@@ -1,11 +1,11 @@
 """The benchmark harness runs end to end at a tiny size and reports every stage's figures
-(their values are the benchmark's business, not this test's)."""
+(their values, and how long it takes, are the benchmark's business, not this test's: a
+time limit here failed on a busy machine, as timed assertions do)."""
 
 from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,9 @@ STAGES = {"ingest", "relay", "projections", "rebuild", "end to end", "memory", "
 
 
 def test_quick_harness_reports_every_stage(tmp_path: Path) -> None:
-    started = time.monotonic()
     out = io.StringIO()
     figures, meta = run_all(TINY, out)
     path = write(figures, meta, out, tmp_path / "latest.json")
-    assert time.monotonic() - started < 60
 
     assert {f.stage for f in figures} == STAGES
     names = {(f.stage, f.name.split(" (")[0]) for f in figures}
