@@ -14,6 +14,7 @@ are written in the transaction that stores the version), so their rows are not r
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from operator import itemgetter
 from typing import Any
 
 from projections.apply.audit import PendingAudit
@@ -32,6 +33,10 @@ MOVEMENT_COLUMNS = ("member_id", "version", "kind", "effective_date", "organisat
                     "other_organisation_id", "detail", "stage")  # fmt: skip
 TIMELINE_TABLE_COLUMNS = ("member_id", "valid_from", "valid_to", *TIMELINE_COLUMNS.values())
 _UPDATED_COLUMNS = MEMBER_COLUMNS[1:]
+# An rm_members row (dict) as a tuple in table order.
+_member_row = itemgetter(*MEMBER_COLUMNS)
+# History rows (member, version, attribute, effective date, value) in timeline order.
+_effective_then_version = itemgetter(3, 1)
 
 
 def apply_member_events(
@@ -80,7 +85,7 @@ def _write_members(cur: Cursor, states: Collection[MemberState]) -> None:
     cur.insert_rows(
         "rm_members",
         MEMBER_COLUMNS,
-        [tuple(s.row[c] for c in MEMBER_COLUMNS) for s in states if s.row and not s.existed],
+        [_member_row(s.row) for s in states if s.row and not s.existed],
     )
     update_rows(
         cur,
@@ -97,23 +102,24 @@ def _write_timelines(
     """The timelines of the members whose history grew (their rows are in by now)."""
     grown = [s for s in states.values() if s.history]
     # Members with a stored history: refolded from every row, now that the batch's rows
-    # are in; new members from the batch's rows alone.
+    # are in; new members from the batch's rows alone (they have no stored intervals).
     stored = [s.id for s in grown if s.id in known]
-    by_member: dict[str, list[tuple[str, str, int, Any]]] = {m: [] for m in stored}
-    for member_id, version, attribute, effective, value in select_in(
+    by_member: dict[str, list[tuple[Any, ...]]] = {m: [] for m in stored}
+    for row in select_in(
         cur,
         "SELECT member_id, version, attribute, effective_date, value FROM rm_member_history"
         " WHERE member_id {in_}",
         stored,
     ):
-        by_member[member_id].append((attribute, effective, version, value))
+        by_member[row[0]].append(row)
+    fresh: list[tuple[Any, ...]] = []
     for s in grown:
         if s.id not in known:
-            by_member[s.id] = [(a, effective, v, value) for _, v, a, effective, value in s.history]
+            fresh.extend(_timeline(s.id, sorted(s.history, key=_effective_then_version)))
     timelines = set()
     for member_id, rows in by_member.items():
         rows.sort(key=_effective_then_version)
-        timelines.update(timeline_rows(member_id, [(a, e, value) for a, e, _, value in rows]))
+        timelines.update(_timeline(member_id, rows))
     # Only the intervals that changed are rewritten (mostly the open one ends and a new
     # one follows): a refold that deleted and inserted every interval of the member was
     # the batch's costliest statement pair.
@@ -122,8 +128,10 @@ def _write_timelines(
         " WHERE member_id {in_}", stored))  # fmt: skip
     delete_pairs(cur, "rm_member_timeline", ("member_id", "valid_from"),
                  [(row[0], row[1]) for row in before - timelines])  # fmt: skip
-    cur.insert_rows("rm_member_timeline", TIMELINE_TABLE_COLUMNS, list(timelines - before))
+    cur.insert_rows("rm_member_timeline", TIMELINE_TABLE_COLUMNS, [*timelines - before, *fresh])
 
 
-def _effective_then_version(row: tuple[str, str, int, Any]) -> tuple[str, int]:
-    return row[1], row[2]
+def _timeline(member_id: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Timeline rows from history rows (member, version, attribute, effective, value) in
+    timeline order."""
+    return timeline_rows(member_id, [(a, e, value) for _, _, a, e, value in rows])

@@ -78,10 +78,13 @@ class MemberState:
 
     def record_history(self, r: Record, **attributes: Any) -> None:
         """One history row per attribute this event changes, at its effective date."""
-        version, effective = r["version"], day(r)
-        self.history.extend(
-            (self.id, version, name, effective, text(value)) for name, value in attributes.items()
-        )
+        member_id, version, effective = self.id, r["version"], day(r)
+        # Most values are text or None already (text() would return them as they are).
+        self.history.extend([
+            (member_id, version, name, effective,
+             value if value is None or value.__class__ is str else text(value))
+            for name, value in attributes.items()
+        ])  # fmt: skip
 
     def movement(
         self,
