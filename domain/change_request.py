@@ -54,6 +54,37 @@ class ChangeRequest(Aggregate):
         self.caused = caused
         self.received_from = [received_from]
 
+    @classmethod
+    def decide(
+        cls,
+        *,
+        source_system: str,
+        request_id: str,
+        body_digest: str,
+        accepted: bool,
+        code: str | None,
+        message: str | None,
+        values: dict[str, Any],
+        caused: list[list[Any]],
+        received_from: str,
+    ) -> ChangeRequest:
+        """The record of a request's one outcome: the same as calling the class, by
+        eventsourcing's `_create` with the event class and id given (calling the class
+        coerces its arguments and asks `create_id` again, per request)."""
+        return cls._create(
+            cls.Decided,
+            id=change_request_id(source_system, request_id),
+            source_system=source_system,
+            request_id=request_id,
+            body_digest=body_digest,
+            accepted=accepted,
+            code=code,
+            message=message,
+            values=values,
+            caused=caused,
+            received_from=received_from,
+        )
+
     @event("Repeated")
     def repeat(self, *, received_from: str) -> None:
         """The same request arrived again: it changes nothing and gets the same outcome."""

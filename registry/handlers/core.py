@@ -81,7 +81,7 @@ def handle(batch: Batch, received: ReceivedRecord, ctx: Context) -> None:
     else:
         decision = {"accepted": True, "code": None, "message": None, "values": {}}
     batch.record(
-        RequestRecord(
+        RequestRecord.decide(
             source_system=source_system,
             request_id=request_id,
             body_digest=digest,
