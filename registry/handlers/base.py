@@ -123,6 +123,8 @@ class Batch:
         for aggregate in aggregates:
             before = self._footprints.get(aggregate.id, frozenset())
             after = footprint(aggregate)
+            if after == before:
+                continue  # most changes move no count (a stage, a circumstance, ...)
             self._footprints[aggregate.id] = after
             for organisation, change in ordered(deltas(before, after)):
                 subjects, net = self._counts.setdefault(organisation, ([], {}))
