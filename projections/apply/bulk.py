@@ -109,12 +109,13 @@ def insert_new_keys(
     if not pairs:
         return 0
     if cur.postgres:
-        cur.execute(
+        # Counted by the command's row count (the rows inserted), not by rows returned:
+        # a batch's new keys are most of its events.
+        return int(cur.execute(
             f"INSERT INTO {table} ({key}, {value}) SELECT * FROM unnest({_TEXTS}, {_INTS})"
-            " ORDER BY 1 ON CONFLICT DO NOTHING RETURNING 1",
+            " ORDER BY 1 ON CONFLICT DO NOTHING",
             (_joined([k for k, _ in pairs]), _joined([v for _, v in pairs])),
-        )
-        return len(cur.fetchall())
+        ).rowcount)  # fmt: skip
     inserted = 0
     for k, v in sorted(pairs):
         inserted += cur.execute(
