@@ -22,6 +22,14 @@ first's rows, and a batch that overlapped the other's is rolled back and applied
 A poll's records, all partitions together, are applied in one transaction with a few
 set-based statements (projections/apply/member_batch.py); PostgreSQL's COPY needs the
 transaction out of pipeline mode.
+
+The next poll is taken while the server inserts the first COPY's rows of a batch (Cursor
+`meanwhile`): Kafka's record parsing, a third of the loop's own work, then overlaps the
+server's instead of waiting for it. Those records are applied by the next transaction
+exactly as if polled after the commit: a partition whose position moved meanwhile (the
+batch failed, a restart, a rebalance) is sought back as for any poll (process_polled).
+A rebalance during that poll is taken up after the transaction: the database cannot be
+asked for positions in the middle of a COPY.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 
@@ -126,6 +134,11 @@ class Projector:
         self._last_seen: dict[TopicPartition, float] = {}
         self._checked_live = 0.0
         self._loaded_generation = generation if generation is not None else db.live_generation()
+        # run() polls the next records during a batch's COPY (not a caller's own loop).
+        self._poll_ahead = False
+        self._polled_ahead: dict[TopicPartition, list[ConsumerRecord]] = {}
+        self.applying = False  # in a batch's transaction
+        self._revoked_while_applying: set[TopicPartition] = set()
         if make_tables:
             create_tables(db, self._loaded_generation)
 
@@ -138,9 +151,13 @@ class Projector:
         ensure_topics(self.settings, PROJECTED_TOPICS)
         self._consumer = consumer(self.settings, group_id=GROUP_ID)
         self._consumer.subscribe(list(PROJECTED_TOPICS), listener=_Rebalance(self))
+        self._poll_ahead = True
         try:
             while not stop.is_set():
-                polled = self._consumer.poll(timeout_ms=100, max_records=POLL_RECORDS)
+                if self._polled_ahead:
+                    polled, self._polled_ahead = self._polled_ahead, {}
+                else:
+                    polled = self._consumer.poll(timeout_ms=100, max_records=POLL_RECORDS)
                 try:
                     # A partition whose assignment failed in the rebalance callback (the
                     # database away: kafka-python only logs a listener's error) is taken
@@ -159,6 +176,8 @@ class Projector:
                 except DATABASE_UNAVAILABLE as error:
                     self._wait_for_database(stop, error)
         finally:
+            self._poll_ahead = False
+            self._polled_ahead = {}
             self._consumer.close(autocommit=False)
             if self._reader is not None:
                 self._reader.close()
@@ -192,23 +211,35 @@ class Projector:
                 batches[tp] = records
         if not batches:
             return
-        for attempt in range(1, CONCURRENT_RETRIES + 1):
-            # The batch works on copies: a rolled-back attempt leaves the positions as
-            # the database still holds them.
-            works = {tp: replace(self.positions[tp]) for tp in batches}
-            try:
-                with _cycle_collection_paused(), self._transaction() as cur:
-                    if cur.generation != self._loaded_generation:
-                        switched: int | None = cur.generation
-                    else:
-                        switched = None
-                        applied, restarts = self._process(cur, batches, works)
-            except (ConcurrentApply, *TRANSACTION_CONFLICT) as error:
-                if attempt == CONCURRENT_RETRIES:
-                    raise
-                log.info("the batch crossed another transaction (%s); again", error)
-                continue
-            break
+        self._revoked_while_applying.clear()
+        self.applying = True
+        try:
+            for attempt in range(1, CONCURRENT_RETRIES + 1):
+                # The batch works on copies: a rolled-back attempt leaves the positions as
+                # the database still holds them.
+                works = {tp: replace(self.positions[tp]) for tp in batches}
+                try:
+                    with _cycle_collection_paused(), self._transaction() as cur:
+                        if self._poll_ahead and not self._polled_ahead:
+                            cur.meanwhile = self._poll_next(cur)
+                        if cur.generation != self._loaded_generation:
+                            switched: int | None = cur.generation
+                        else:
+                            switched = None
+                            applied, restarts = self._process(cur, batches, works)
+                except (ConcurrentApply, *TRANSACTION_CONFLICT) as error:
+                    if attempt == CONCURRENT_RETRIES:
+                        raise
+                    log.info("the batch crossed another transaction (%s); again", error)
+                    continue
+                break
+        finally:
+            self.applying = False
+        # Partitions revoked by a rebalance during the poll ahead are no longer ours
+        # (their positions went into the database with the batch, for the next owner).
+        revoked = self._revoked_while_applying
+        for tp in revoked:
+            works.pop(tp, None)
         if switched is not None:
             # A rebuild went live: its positions are the ones that match its tables.
             log.info("read models now in generation %d; taking up its positions", switched)
@@ -218,7 +249,26 @@ class Projector:
         self.positions.update(works)
         self.applied += applied
         for tp in restarts:
-            self._seek(tp, 0)
+            if tp not in revoked:
+                self._polled_ahead.pop(tp, None)
+                self._seek(tp, 0)
+
+    def _poll_next(self, cur: Cursor) -> Callable[[], None]:
+        """The next poll, taken while the server inserts rows (see the module's doc);
+        tried again at the batch's next COPY while no records have arrived yet."""
+        consumer = self._consumer
+        assert consumer is not None
+
+        def poll() -> None:
+            try:
+                self._polled_ahead = consumer.poll(timeout_ms=0, max_records=POLL_RECORDS)
+            except Exception:  # the loop's own poll meets it again, outside the transaction
+                log.debug("poll ahead failed", exc_info=True)
+                return
+            if not self._polled_ahead:
+                cur.meanwhile = poll
+
+        return poll
 
     def _process(
         self,
@@ -296,6 +346,7 @@ class Projector:
         )
         stored = {TopicPartition(t, p): Position(e, n, last) for t, p, e, n, last in rows}
         for tp in tps:
+            self._polled_ahead.pop(tp, None)  # read again from the position sought here
             self.positions[tp] = stored.get(tp, Position(0, 0, None))
             self._last_seen[tp] = time.monotonic()
             self._seek(tp, self.positions[tp].next_offset)
@@ -310,6 +361,9 @@ class Projector:
     def revoke(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
             self.positions.pop(tp, None)
+            self._polled_ahead.pop(tp, None)
+        if self.applying:
+            self._revoked_while_applying.update(tps)
 
     def _save_position(self, cur: Cursor, tp: TopicPartition, position: Position) -> None:
         cur.execute(
@@ -373,4 +427,8 @@ class _Rebalance(ConsumerRebalanceListener):
         self.projector.revoke(list(revoked))
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        if self.projector.applying:
+            # Polled ahead during a batch's COPY: the loop takes these partitions up
+            # after the transaction (run: assignment() without a position).
+            return
         self.projector.assign(list(assigned))

@@ -57,6 +57,9 @@ def table_name(name: str, generation: int) -> str:
 class Cursor(Protocol):
     generation: int
     postgres: bool
+    # Work to run once, the next time the server is busy with rows sent and the caller
+    # would otherwise only wait for it (row_writer, PostgreSQL); None: nothing queued.
+    meanwhile: Callable[[], None] | None
 
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
@@ -79,6 +82,7 @@ class _Cursor:
         self._postgres = postgres
         self.postgres = postgres
         self.generation = generation
+        self.meanwhile: Callable[[], None] | None = None
 
     def _cursor_for(self, sql: str) -> Any:
         # In pipeline mode a psycopg cursor that ran several statements can hand back
@@ -122,7 +126,9 @@ class _Cursor:
 
         On PostgreSQL the rows stream: the server inserts each 32 kB sent while the
         caller works out the next rows, so work done between the calls overlaps the
-        server's (the two run on separate cores)."""
+        server's (the two run on separate cores). Work queued in `meanwhile` runs after
+        the last row is given, while the server is still inserting, before the wait for
+        the end of the COPY."""
         names = ", ".join(columns)
         self._last = self._raw
         if not self._postgres:
@@ -136,6 +142,9 @@ class _Cursor:
             return
         with self._raw.copy(self._sql(f"COPY {table} ({names}) FROM STDIN")) as copy:
             yield copy.write_row
+            if self.meanwhile is not None:
+                work, self.meanwhile = self.meanwhile, None
+                work()
 
     def fetchone(self) -> Any:
         return self._last.fetchone()
