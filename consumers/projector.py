@@ -23,9 +23,10 @@ A poll's records, all partitions together, are applied in one transaction with a
 set-based statements (projections/apply/member_batch.py); PostgreSQL's COPY needs the
 transaction out of pipeline mode.
 
-The next poll is taken while the server inserts the first COPY's rows of a batch (Cursor
-`meanwhile`): Kafka's record parsing, a third of the loop's own work, then overlaps the
-server's instead of waiting for it. Those records are applied by the next transaction
+The next poll is taken, and its records decoded, while the server inserts the first
+COPY's rows of a batch (Cursor `meanwhile`): Kafka's record parsing and the Avro
+decoding, about half of the loop's own work, then overlap the server's instead of
+waiting for it. Those records are applied by the next transaction
 exactly as if polled after the commit: a partition whose position moved meanwhile (the
 batch failed, a restart, a rebalance) is sought back as for any poll (process_polled).
 A rebalance during that poll is taken up after the transaction: the database cannot be
@@ -41,6 +42,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -137,6 +139,8 @@ class Projector:
         # run() polls the next records during a batch's COPY (not a caller's own loop).
         self._poll_ahead = False
         self._polled_ahead: dict[TopicPartition, list[ConsumerRecord]] = {}
+        # id(records list) -> (that list, each record's decoding or its DecodeError)
+        self._decoded_ahead: dict[int, tuple[list[ConsumerRecord], list[Any]]] = {}
         self.applying = False  # in a batch's transaction
         self._revoked_while_applying: set[TopicPartition] = set()
         if make_tables:
@@ -260,6 +264,7 @@ class Projector:
         assert consumer is not None
 
         def poll() -> None:
+            self._decoded_ahead = {}  # this batch's: taken by now
             try:
                 self._polled_ahead = consumer.poll(timeout_ms=0, max_records=POLL_RECORDS)
             except Exception:  # the loop's own poll meets it again, outside the transaction
@@ -267,8 +272,24 @@ class Projector:
                 return
             if not self._polled_ahead:
                 cur.meanwhile = poll
+                return
+            # Decoded now too (the next transaction takes the outcome, errors included).
+            try:
+                self._decoded_ahead = {
+                    id(records): (records, [self._decode_value(r) for r in records])
+                    for records in self._polled_ahead.values()
+                }
+            except Exception:  # decoded again, and met again, in the next transaction
+                log.debug("decoding ahead failed", exc_info=True)
+                self._decoded_ahead = {}
 
         return poll
+
+    def _decode_value(self, record: ConsumerRecord) -> tuple[str, dict[str, Any]] | DecodeError:
+        try:
+            return self._decoder.decode(record.value or b"")
+        except DecodeError as error:
+            return error
 
     def _process(
         self,
@@ -298,7 +319,9 @@ class Projector:
     ) -> bool:
         """Decodes one partition's records onto `events` and moves its position past
         them; True when the relay started a new epoch among them."""
-        for record in records:
+        ahead = self._decoded_ahead.get(id(records))
+        decoded_ahead = ahead[1] if ahead is not None and ahead[0] is records else None
+        for i, record in enumerate(records):
             epoch, store_position = _epoch_and_position(record)
             if epoch > position.epoch and record.offset > 0 and position.next_offset > 0:
                 # The topics were published again from the store: start over here (what
@@ -307,7 +330,8 @@ class Projector:
                 return True
             if epoch > position.epoch:
                 position.epoch = epoch
-            decoded = self._decode(cur, tp, record, position, store_position)
+            outcome = decoded_ahead[i] if decoded_ahead is not None else None
+            decoded = self._decode(cur, tp, record, position, store_position, outcome)
             if decoded is not None:
                 events.append(decoded)
             position.next_offset = record.offset + 1
@@ -322,10 +346,13 @@ class Projector:
         record: ConsumerRecord,
         position: Position,
         store_position: int | None,
+        outcome: tuple[str, dict[str, Any]] | DecodeError | None = None,
     ) -> Event | None:
-        try:
-            name, fields = self._decoder.decode(record.value or b"")
-        except DecodeError as error:
+        """`outcome`: the record decoded already (polled ahead), or its DecodeError."""
+        if outcome is None:
+            outcome = self._decode_value(record)
+        if isinstance(outcome, DecodeError):
+            error = outcome
             log.error("undecodable record %s@%d: %s", tp, record.offset, error)
             cur.execute(
                 "INSERT INTO rm_undecodable (topic, kafka_partition, record_offset, epoch, reason)"
@@ -333,6 +360,7 @@ class Projector:
                 (tp.topic, tp.partition, record.offset, position.epoch, f"{error.reason}: {error}"),
             )
             return None
+        name, fields = outcome
         return name, fields, store_position
 
     # -- positions ------------------------------------------------------------

@@ -202,3 +202,20 @@ def test_a_rebalance_during_the_poll_ahead_waits_for_the_transaction(
                     (TP.topic,))[0][0] == 80  # fmt: skip
     projector.assign(sorted(consumer.assignment() - projector.positions.keys(), key=str))
     assert projector.positions[OTHER].next_offset == 0
+
+
+def test_a_record_decoded_ahead_that_is_not_avro_is_kept_as_undecodable(
+    db: Database, tmp_path: Path
+) -> None:
+    records = _records()
+    bad = records[50]._replace(value=b"not an avro record")
+    records[50] = bad
+    consumer = _Consumer(records, 40)
+    projector = _projector(db, tmp_path, consumer)
+    projector.process_polled(consumer.poll())
+    assert bad in projector._polled_ahead[TP]
+    assert projector._decoded_ahead  # decoded in the first batch's COPY
+    _drain(projector, consumer)
+    assert db.query("SELECT record_offset FROM rm_undecodable") == [(50,)]
+    assert db.query("SELECT count(*) FROM rm_audit")[0][0] == len(records) - 1
+    assert projector.positions[TP].next_offset == len(records)
