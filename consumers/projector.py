@@ -23,8 +23,8 @@ A poll's records, all partitions together, are applied in one transaction with a
 set-based statements (projections/apply/member_batch.py); PostgreSQL's COPY needs the
 transaction out of pipeline mode.
 
-The next poll is taken, and its records decoded, while the server inserts the first
-COPY's rows of a batch (Cursor `meanwhile`): Kafka's record parsing and the Avro
+The next poll is taken, and its records decoded, while the server inserts a batch's
+first COPYs' rows (Cursor `meanwhile`): Kafka's record parsing and the Avro
 decoding, about half of the loop's own work, then overlap the server's instead of
 waiting for it. Those records are applied by the next transaction
 exactly as if polled after the commit: a partition whose position moved meanwhile (the
@@ -259,7 +259,10 @@ class Projector:
 
     def _poll_next(self, cur: Cursor) -> Callable[[], None]:
         """The next poll, taken while the server inserts rows (see the module's doc);
-        tried again at the batch's next COPY while no records have arrived yet."""
+        tried again at the batch's next COPY while no records have arrived yet. Its
+        records are decoded at the COPY after it (a member batch's first two, history
+        and new members, are the longest waits); records the batch had no COPY left to
+        decode in are decoded by the next transaction."""
         consumer = self._consumer
         assert consumer is not None
 
@@ -270,10 +273,10 @@ class Projector:
             except Exception:  # the loop's own poll meets it again, outside the transaction
                 log.debug("poll ahead failed", exc_info=True)
                 return
-            if not self._polled_ahead:
-                cur.meanwhile = poll
-                return
-            # Decoded now too (the next transaction takes the outcome, errors included).
+            cur.meanwhile = decode if self._polled_ahead else poll
+
+        def decode() -> None:
+            # The next transaction takes each outcome, errors included.
             try:
                 self._decoded_ahead = {
                     id(records): (records, [self._decode_value(r) for r in records])
