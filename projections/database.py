@@ -187,6 +187,7 @@ class Database:
 
     def _ensure_pointer(self) -> None:
         with self.transaction(generation=0) as cur:
+            self.lock_ddl(cur)
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {POINTER_TABLE} ("
                 " id INTEGER PRIMARY KEY CHECK (id = 1), generation INTEGER NOT NULL)"
@@ -195,6 +196,15 @@ class Database:
                 f"INSERT INTO {POINTER_TABLE} (id, generation) VALUES (1, 0)"
                 " ON CONFLICT (id) DO NOTHING"
             )
+
+    def lock_ddl(self, cur: Cursor) -> None:
+        """Serialises the read models' CREATE ... IF NOT EXISTS statements across
+        processes until the transaction ends: PostgreSQL does not make them safe against
+        each other, and the loops, started together on a fresh database, failed with
+        "duplicate key value violates unique constraint pg_type_typname_nsp_index"
+        (seen: a loop's process died at start). SQLite takes one writer at a time."""
+        if self.dialect == "postgres":
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('registry.read-models.ddl'))")
 
     @contextmanager
     def transaction(

@@ -194,6 +194,7 @@ def create_tables(db: Database, generation: int | None = None, *, bare: bool = F
     """The tables of one generation (default: the live one); `bare`: only the tables and
     their primary keys, for a bulk load that finish_tables completes."""
     with db.transaction(generation=generation) as cur:
+        db.lock_ddl(cur)
         for statement in TABLES_DDL if bare else DDL:
             cur.execute(statement)
         if db.dialect == "postgres" and not bare:
