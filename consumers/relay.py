@@ -32,6 +32,7 @@ from consumers.kafka import ensure_topics, producer
 from consumers.partition_log import NoAnswer, RecordReader
 from consumers.relay_reader import (
     EVENT_ID_HEADER,
+    NEVER_PUBLISHED,
     POSITION_WINDOW,
     Page,
     PageReader,
@@ -104,8 +105,11 @@ class Relay:
         )
         self._sent: int | None = None  # highest position handed to the producer
         self.epoch = self.recorder.max_tracking_id(EPOCH_TRACKING) or 0
+        self._published = self.epoch > 0 and (
+            self._published_in_epoch() or self._published_before_the_mark()
+        )
         if self.epoch == 0:
-            self._start_epoch(1)
+            self._start_epoch(1, "a new store")
 
     # -- public ---------------------------------------------------------------
 
@@ -206,7 +210,7 @@ class Relay:
 
     def _settle(self, round_: _Round) -> None:
         """Waits for a round's acknowledgements, then checkpoints it."""
-        lost = False
+        lost: tuple[str, int] | None = None
         last_published = self._last_published
         for future, topic, headers in round_.sends:
             # A future already acknowledged is read as it is; `get` (a timer each call)
@@ -218,11 +222,15 @@ class Relay:
             tp = (topic, metadata.partition)
             previous = last_published.get(tp)
             if previous is not None and metadata.offset <= previous[0]:
-                lost = True  # the broker hands out offsets it gave before: it forgot the log
+                lost = tp  # the broker hands out offsets it gave before: it forgot the log
             last_published[tp] = (metadata.offset, headers)
         if lost:
-            self._start_epoch(self.epoch + 1)
+            self._start_epoch(self.epoch + 1, f"{lost} was given offsets it had given before")
             return
+        if round_.sends and not self._published:
+            # Before the checkpoint: a checkpoint past published records always has it.
+            self.recorder.insert_tracking(Tracking(self._published_name, 1))
+            self._published = True
         self.recorder.insert_tracking(Tracking(self._checkpoint_name, round_.last_position))
         if self._sealer is not None:
             # Seal only what is on Kafka: the seal's own event follows in a later round.
@@ -247,13 +255,25 @@ class Relay:
     def _checkpoint_name(self) -> str:
         return f"relay@{self.epoch}"
 
-    def _start_epoch(self, epoch: int) -> None:
+    @property
+    def _published_name(self) -> str:
+        return f"relay@{self.epoch}#published"
+
+    def _published_in_epoch(self) -> bool:
+        """Whether this epoch has put any record on the topics. Its checkpoint alone does
+        not tell: a round of events that never leave the store (an integrator's scope,
+        a tally) moves it too, and empty topics were then taken for lost ones (seen: a
+        new epoch at the start of a test, before the broker had lost anything)."""
+        return self.recorder.max_tracking_id(self._published_name) is not None
+
+    def _start_epoch(self, epoch: int, why: str) -> None:
         self._abandon_rounds()
         if epoch > 1:
-            log.warning("relay epoch %d: publishing the whole store again", epoch)
+            log.warning("relay epoch %d (%s): publishing the whole store again", epoch, why)
         self.recorder.insert_tracking(Tracking(EPOCH_TRACKING, epoch))
         self.epoch = epoch
         self._last_published.clear()
+        self._published = False
 
     def _check_topics_still_there(self, *, force: bool = False) -> None:
         """Every few seconds, read back the last record published; if it is gone, the
@@ -271,11 +291,30 @@ class Relay:
                 return  # nothing learnt: probed again at the next idle moment
             found = dict(record.headers).get(topics.CE_ID) if record else None
             if found != headers[EVENT_ID_HEADER][1]:
-                self._start_epoch(self.epoch + 1)
-        elif self.position > 0:
+                self._start_epoch(self.epoch + 1, f"{topic}/{partition} at {offset} holds"
+                                  f" {'nothing' if record is None else found!r}, not the"
+                                  f" {headers[EVENT_ID_HEADER][1]!r} published there")  # fmt: skip
+        elif self._published_in_epoch():
             tps = [tp for t in RELAYED_TOPICS for tp in reader.partitions(t)]
-            if reader.empty(tps):
-                self._start_epoch(self.epoch + 1)
+            # No partitions known is not knowing (the reader's metadata may not have
+            # the topics yet), not empty topics.
+            if tps and reader.empty(tps):
+                self._start_epoch(self.epoch + 1, "the topics are empty")
+
+    def _published_before_the_mark(self) -> bool:
+        """A store whose relay checkpointed before epochs were marked as published into:
+        whether its log up to the checkpoint holds an event that leaves the store (read
+        once, at the first such start; the mark is then made)."""
+        checkpoint, start = self.position, 1
+        while start <= checkpoint:
+            notifications = self.recorder.select_notifications(start, 1000, stop=checkpoint)
+            if not notifications:
+                return False
+            if any(not n.topic.startswith(NEVER_PUBLISHED) for n in notifications):
+                self.recorder.insert_tracking(Tracking(self._published_name, 1))
+                return True
+            start = notifications[-1].id + 1
+        return False
 
     # -- clients --------------------------------------------------------------
 
