@@ -28,6 +28,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
 from consumers.collector import collector_paused
+from consumers.group_watch import GroupWatch
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
 from domain.change_request import ChangeRequest, DeadLetter, change_request_id
@@ -53,6 +54,11 @@ log = logging.getLogger(__name__)
 
 GROUP_ID = "registry-ingest"
 GUARD_INTERVAL_S = 5.0
+# An idle ingest checks its partitions this often: a broker that lost the topics sends
+# nothing, so an idle loop would otherwise wait at offsets the new log has not reached.
+# Not at every empty poll: the check reads a record back per partition, and with polls
+# every fetch wait (20 ms) a request arriving meanwhile waited for all of them.
+IDLE_GUARD_INTERVAL_S = 1.0
 _LOOKED_UP_EVERY_BATCH = (Organisation, Integrator, OrganisationTally)
 
 
@@ -80,15 +86,21 @@ class Ingest:
         # Organisations, integrators and tallies the last batch used: the next one most
         # likely uses them again, so they join its one lookup query.
         self._hot: set[UUID] = set()
+        self._group_watch = GroupWatch()
 
     # -- the loop -------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
         ensure_topics(self.settings, [topics.CHANGE_REQUESTS])
-        self._consumer = consumer(self.settings, group_id=GROUP_ID)
-        self._consumer.subscribe([topics.CHANGE_REQUESTS], listener=_Rebalance(self))
+        self._join()
         try:
             while not stop.is_set():
+                assert self._consumer is not None
+                if self._group_watch.stuck():
+                    log.warning("nothing polled %.0f s after the broker lost the log; joining"
+                                " the group again", self._group_watch.stuck_after_s)
+                    self._consumer.close(autocommit=False)
+                    self._join()
                 # A poll spreads its records over the partitions, and each partition's
                 # share is one transaction: ask for a full batch per partition.
                 polled = self._consumer.poll(
@@ -96,11 +108,14 @@ class Ingest:
                     max_records=self.settings.ingest_batch_size * max(1, len(self.partitions)),
                 )
                 try:
-                    self._resume_missing()
+                    if polled:
+                        self._group_watch.records_arrived()
+                    resumed = self._resume_missing()
                     for tp, records in polled.items():
-                        if tp in self.partitions:
+                        if tp in self.partitions and tp not in resumed:
                             self.process(tp, records)
-                    if not polled or time.monotonic() - self._last_guard > GUARD_INTERVAL_S:
+                    since = time.monotonic() - self._last_guard
+                    if since > GUARD_INTERVAL_S or (not polled and since > IDLE_GUARD_INTERVAL_S):
                         self._guard_all()
                 except STORE_UNAVAILABLE as error:
                     self._wait_for_store(stop, error)
@@ -108,6 +123,11 @@ class Ingest:
             self._consumer.close(autocommit=False)
             if self._reader is not None:
                 self._reader.close()
+
+    def _join(self) -> None:
+        self.partitions.clear()
+        self._consumer = consumer(self.settings, group_id=GROUP_ID)
+        self._consumer.subscribe([topics.CHANGE_REQUESTS], listener=_Rebalance(self))
 
     def _wait_for_store(self, stop: threading.Event, error: Exception) -> None:
         """Nothing of the failed batch was saved: when the store answers again, every
@@ -194,22 +214,27 @@ class Ingest:
 
     # -- partitions -----------------------------------------------------------
 
-    def assign(self, tps: list[TopicPartition]) -> None:
-        for tp in tps:
-            self._resume(tp)
-
-    def _resume_missing(self) -> None:
-        """Resumes a partition the group gave us whose resume failed in the rebalance
-        callback (the broker restarting under it: kafka-python only logs a listener's
-        error). Such a partition's records were skipped, not handled, and its resume
-        seeks back to where the store says it stands; without this it stayed skipped
-        for good (seen after a broker restart: three partitions assigned, none handled)."""
+    def _resume_missing(self) -> set[TopicPartition]:
+        """Resumes the partitions the group gave us, here in the loop rather than in the
+        rebalance callback: kafka-python runs the callback on its event loop, which then
+        sends no heartbeats, and a resume reads a record back from the broker (seconds on
+        a busy machine or a restarting broker: a 9.5 s callback let the 6 s session
+        expire, and the group rebalanced again and again). Records polled for a
+        partition before its resume are skipped, not handled: the resume seeks back to
+        where the store says it stands. A resume that fails is tried again at the next
+        poll (kafka-python only logs a callback's error: with the resume there, such a
+        partition stayed skipped for good after a broker restart). Returns the partitions
+        resumed: what was polled for them came from before their seek."""
         assert self._consumer is not None
+        resumed = set()
         for tp in self._consumer.assignment() - self.partitions.keys():
             try:
                 self._resume(tp)
             except KafkaError as error:
                 log.warning("%s not resumed yet (%r); trying again", tp, error)
+            else:
+                resumed.add(tp)
+        return resumed
 
     def revoke(self, tps: list[TopicPartition]) -> None:
         for tp in tps:
@@ -236,6 +261,7 @@ class Ingest:
     def _new_incarnation(self, tp: TopicPartition, current: int) -> int:
         if current:
             log.warning("%s was replaced on the broker; reading it again from the start", tp)
+            self._group_watch.broker_lost()
         base = f"{tp.topic}/{tp.partition}"
         self.recorder.insert_tracking(Tracking(f"{base}#incarnation", current + 1))
         return current + 1
@@ -344,4 +370,4 @@ class _Rebalance(ConsumerRebalanceListener):
         self.ingest.revoke(list(revoked))
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.ingest.assign(list(assigned))
+        pass  # resumed by the loop (Ingest._resume_missing)

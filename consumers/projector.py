@@ -47,6 +47,7 @@ from typing import Any
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from consumers.group_watch import GroupWatch
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
 from projections.apply import ConcurrentApply, Event, apply_events
@@ -132,6 +133,7 @@ class Projector:
         self.positions: dict[TopicPartition, Position] = {}
         self.applied = 0
         self._consumer: KafkaConsumer | None = None
+        self._group_watch = GroupWatch()
         self._reader: RecordReader | None = None
         self._last_seen: dict[TopicPartition, float] = {}
         self._checked_live = 0.0
@@ -153,11 +155,17 @@ class Projector:
 
     def run(self, stop: threading.Event) -> None:
         ensure_topics(self.settings, PROJECTED_TOPICS)
-        self._consumer = consumer(self.settings, group_id=GROUP_ID)
-        self._consumer.subscribe(list(PROJECTED_TOPICS), listener=_Rebalance(self))
+        self._join()
         self._poll_ahead = True
         try:
             while not stop.is_set():
+                assert self._consumer is not None
+                if self._group_watch.stuck():
+                    log.warning("nothing polled %.0f s after the broker lost the topics;"
+                                " joining the group again", self._group_watch.stuck_after_s)
+                    self._polled_ahead = {}
+                    self._consumer.close(autocommit=False)
+                    self._join()
                 if self._polled_ahead:
                     polled, self._polled_ahead = self._polled_ahead, {}
                 else:
@@ -169,6 +177,8 @@ class Projector:
                     missing = self._consumer.assignment() - self.positions.keys()
                     if missing:
                         self.assign(sorted(missing))
+                    if polled:
+                        self._group_watch.records_arrived()
                     mine = {tp: rs for tp, rs in polled.items() if tp in self.positions}
                     if mine:
                         self.process_polled(mine)
@@ -185,6 +195,11 @@ class Projector:
             self._consumer.close(autocommit=False)
             if self._reader is not None:
                 self._reader.close()
+
+    def _join(self) -> None:
+        self.positions.clear()
+        self._consumer = consumer(self.settings, group_id=GROUP_ID)
+        self._consumer.subscribe(list(PROJECTED_TOPICS), listener=_Rebalance(self))
 
     def _wait_for_database(self, stop: threading.Event, error: Exception) -> None:
         """The failed batch was rolled back and its positions with it: when the database
@@ -330,6 +345,7 @@ class Projector:
                 # The topics were published again from the store: start over here (what
                 # came before in this batch is applied and its position kept).
                 position.epoch, position.next_offset, position.last_event_id = epoch, 0, None
+                self._group_watch.broker_lost()
                 return True
             if epoch > position.epoch:
                 position.epoch = epoch
@@ -440,6 +456,7 @@ class Projector:
                 continue  # nothing learnt: asked again when the partition is next idle
             if record is None or header(record, topics.CE_ID) != position.last_event_id:
                 log.warning("%s no longer holds what was applied; reading it again", tp)
+                self._group_watch.broker_lost()
                 position.next_offset, position.last_event_id = 0, None
                 with self.db.transaction(generation=self._loaded_generation) as cur:
                     self._save_position(cur, tp, position)
