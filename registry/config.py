@@ -46,13 +46,15 @@ class Settings(BaseModel):
     ingest_batch_size: int = Field(500, ge=1, description="Change requests per transaction.")
     relay_batch_size: int = Field(2000, ge=1, description="Events per relay round.")
     fetch_wait_ms: int = Field(
-        20,
+        100,
         ge=1,
         le=10000,
         description="Longest a consumer's fetch waits at the broker when it has no new "
         "records. Tansu answers such a fetch only when this time is up, even if records "
-        "arrive meanwhile, so on Tansu it adds up to this much to every hop; Apache Kafka "
-        "answers as soon as a record arrives, and a longer wait only saves empty fetches.",
+        "arrive meanwhile, so on Tansu it adds up to this much to every hop; but shorter "
+        "waits made smaller batches, each with its own commit, and the end-to-end latency "
+        "worse (20 ms: outcome p99 309 ms at 300/s, 100 ms: 211 ms). Apache Kafka answers "
+        "as soon as a record arrives, and a longer wait only saves empty fetches.",
     )
     group_session_timeout_ms: int = Field(
         6000, ge=6000, description="Consumer-group session timeout (Kafka's minimum is 6000)."
