@@ -144,14 +144,19 @@ def test_empty_topics_after_rounds_of_unpublished_events_are_no_loss(tmp_path: P
     assert relay.epoch == 1
 
 
-def test_a_relay_started_again_on_empty_topics_publishes_a_new_epoch(
-    world: World, tmp_path: Path
-) -> None:
+def _relay_one_member(world: World, tmp_path: Path) -> Relay:
+    """A member's events published by one relay; returns a relay started again after it."""
     world.apply(world.person(), C1, 30)
     first = _relay(world, tmp_path, _Producer())
     while first.run_once():
         pass
-    again = _relay(world, tmp_path, _Producer())  # the process started again
+    return _relay(world, tmp_path, _Producer())
+
+
+def test_a_relay_started_again_on_empty_topics_publishes_a_new_epoch(
+    world: World, tmp_path: Path
+) -> None:
+    again = _relay_one_member(world, tmp_path)
     again._reader = _EmptyTopics(partitions=0)  # type: ignore[assignment]
     again._check_topics_still_there(force=True)
     assert again.epoch == 1  # no partitions known yet: nothing learnt
@@ -163,10 +168,7 @@ def test_a_relay_started_again_on_empty_topics_publishes_a_new_epoch(
 def test_a_store_relayed_before_the_published_mark_still_sees_a_loss(
     world: World, tmp_path: Path
 ) -> None:
-    world.apply(world.person(), C1, 30)
-    first = _relay(world, tmp_path, _Producer())
-    while first.run_once():
-        pass
+    _relay_one_member(world, tmp_path).close()
     # As a store checkpointed by the relay before epochs were marked as published into.
     recorder = world.store.process_recorder
     table = "tracking"
