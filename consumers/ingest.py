@@ -56,8 +56,8 @@ GROUP_ID = "registry-ingest"
 GUARD_INTERVAL_S = 5.0
 # An idle ingest checks its partitions this often: a broker that lost the topics sends
 # nothing, so an idle loop would otherwise wait at offsets the new log has not reached.
-# Not at every empty poll: the check reads a record back per partition, and with polls
-# every fetch wait (20 ms) a request arriving meanwhile waited for all of them.
+# Not at every empty poll: the check reads a record back per partition, and a request
+# arriving meanwhile waited for all of them.
 IDLE_GUARD_INTERVAL_S = 1.0
 _LOOKED_UP_EVERY_BATCH = (Organisation, Integrator, OrganisationTally)
 

@@ -294,7 +294,7 @@ class Relay:
                 self._start_epoch(self.epoch + 1, f"{topic}/{partition} at {offset} holds"
                                   f" {'nothing' if record is None else found!r}, not the"
                                   f" {headers[EVENT_ID_HEADER][1]!r} published there")  # fmt: skip
-        elif self._published_in_epoch():
+        elif self._published:
             tps = [tp for t in RELAYED_TOPICS for tp in reader.partitions(t)]
             # No partitions known is not knowing (the reader's metadata may not have
             # the topics yet), not empty topics.

@@ -7,11 +7,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from registry.config import Settings
 from registry.new_events import NewEvents
-from registry.store import open_event_store
+from registry.store import EventStore, open_event_store
 from registry.tally import OrganisationTally
 from tests.conftest import DATABASE_URL
 
@@ -36,50 +38,48 @@ def _last_position(store: object) -> int:
     return store.process_recorder.max_notification_id() or 0  # type: ignore[attr-defined]
 
 
-def test_a_commit_wakes_the_waiting_loop(tmp_path: Path, pg_schema: str) -> None:
-    settings = _settings(tmp_path, pg_schema)
-    store, writer = open_event_store(settings), open_event_store(settings)
-    stop = threading.Event()
+@contextmanager
+def _listening(settings: Settings, stop: threading.Event) -> Iterator[tuple[EventStore, NewEvents]]:
+    """A store and a loop's NewEvents on it, listening (as the relay starts)."""
+    store = open_event_store(settings)
     new_events = NewEvents(settings, store, stop)
     try:
         new_events.listen()
-        assert new_events.listening
-        threading.Timer(0.3, lambda: writer.save(_tally())).start()
-        started = time.monotonic()
-        # Other stores on this database share the channel: a wake-up may find nothing.
-        while _last_position(store) == 0 and time.monotonic() - started < NEVER_S:
-            new_events.wait(NEVER_S)
-        assert _last_position(store) > 0
-        assert time.monotonic() - started < NEVER_S / 2
+        yield store, new_events
     finally:
         new_events.close()
         store.close()
+
+
+def test_a_commit_wakes_the_waiting_loop(tmp_path: Path, pg_schema: str) -> None:
+    settings = _settings(tmp_path, pg_schema)
+    writer = open_event_store(settings)
+    try:
+        with _listening(settings, threading.Event()) as (store, new_events):
+            assert new_events.listening
+            threading.Timer(0.3, lambda: writer.save(_tally())).start()
+            started = time.monotonic()
+            # Other stores on this database share the channel: a wake-up may find nothing.
+            while _last_position(store) == 0 and time.monotonic() - started < NEVER_S:
+                new_events.wait(NEVER_S)
+            assert _last_position(store) > 0
+            assert time.monotonic() - started < NEVER_S / 2
+    finally:
         writer.close()
 
 
 def test_a_commit_before_the_wait_is_not_missed(tmp_path: Path, pg_schema: str) -> None:
-    settings = _settings(tmp_path, pg_schema)
-    store = open_event_store(settings)
-    new_events = NewEvents(settings, store, threading.Event())
-    try:
-        new_events.listen()
+    with _listening(_settings(tmp_path, pg_schema), threading.Event()) as (store, new_events):
         assert _last_position(store) == 0  # the loop read the log: nothing yet
         store.save(_tally())  # committed before the loop waits
         started = time.monotonic()
         new_events.wait(NEVER_S)
         assert time.monotonic() - started < NEVER_S / 2
-    finally:
-        new_events.close()
-        store.close()
 
 
 def test_on_sqlite_the_wait_is_a_sleep_that_stop_ends(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, None)
-    store = open_event_store(settings)
     stop = threading.Event()
-    new_events = NewEvents(settings, store, stop)
-    try:
-        new_events.listen()
+    with _listening(_settings(tmp_path, None), stop) as (_, new_events):
         assert not new_events.listening
         started = time.monotonic()
         new_events.wait(0.2)
@@ -88,6 +88,3 @@ def test_on_sqlite_the_wait_is_a_sleep_that_stop_ends(tmp_path: Path) -> None:
         started = time.monotonic()
         new_events.wait(NEVER_S)
         assert time.monotonic() - started < NEVER_S / 2
-    finally:
-        new_events.close()
-        store.close()
