@@ -8,10 +8,14 @@ index below says which question it serves.
 
 from __future__ import annotations
 
+import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from projections import rollup_counts
 from projections.database import Database
+
+log = logging.getLogger(__name__)
 
 OPEN_END = "9999-12-31"
 
@@ -189,13 +193,40 @@ DDL = [
 TABLES_DDL = [s for s in DDL if s.lstrip().startswith("CREATE TABLE")]
 INDEXES_DDL = [s for s in DDL if s not in TABLES_DDL]
 
+# Tables the load only ever appends to (nothing reads them by key until the read model
+# is live): a bulk load on PostgreSQL leaves out their primary keys too and adds them at
+# the finish, one sort each. At a city's size these are the biggest indexes after the
+# history's (~5 million audit rows), and inserted in member-id order, i.e. at random
+# pages: once larger than the server's buffer cache, nearly every row read a page in
+# and wrote another out.
+KEYED_AFTER_LOAD = {"rm_audit": "(aggregate_id, version)",
+                    "rm_movements": "(member_id, version, kind)"}  # fmt: skip
+
+
+def _without_primary_key(statement: str) -> str:
+    table = statement.split("EXISTS", 1)[1].split()[0]
+    key = KEYED_AFTER_LOAD.get(table)
+    if key is None:
+        return statement
+    clause = f",\n        PRIMARY KEY {key})"
+    if clause not in statement:
+        raise AssertionError(f"{table}: primary key {key} not found in its DDL")
+    return statement.replace(clause, ")")
+
+
+def _add_deferred_keys() -> list[str]:
+    return [f"ALTER TABLE {t} ADD PRIMARY KEY {k}" for t, k in KEYED_AFTER_LOAD.items()]
+
 
 def create_tables(db: Database, generation: int | None = None, *, bare: bool = False) -> None:
     """The tables of one generation (default: the live one); `bare`: only the tables and
-    their primary keys, for a bulk load that finish_tables completes."""
+    the primary keys a load reads by (on PostgreSQL, KEYED_AFTER_LOAD's come later), for
+    a bulk load that finish_tables completes."""
     with db.transaction(generation=generation) as cur:
         db.lock_ddl(cur)
         for statement in TABLES_DDL if bare else DDL:
+            if bare and db.dialect == "postgres":
+                statement = _without_primary_key(statement)
             cur.execute(statement)
         if db.dialect == "postgres" and not bare:
             rollup_counts.install(cur)
@@ -218,6 +249,8 @@ def finish_tables(db: Database, generation: int, *, helper: Database | None = No
     process, and so does an index build on a small machine."""
     counted = [s for s in INDEXES_DDL if _on_table(s) in _COUNTED_TABLES]
     others = [s for s in INDEXES_DDL if s not in counted]
+    if db.dialect == "postgres":
+        others = [*_add_deferred_keys(), *others]
     if helper is None or db.dialect != "postgres":
         _finish(db, generation, [*counted, *others], count=True)
         return
@@ -236,9 +269,13 @@ def _finish(db: Database, generation: int, indexes: list[str], *, count: bool) -
             cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
             cur.execute("SET LOCAL work_mem = '256MB'")
         for statement in indexes:
+            started = time.monotonic()
             cur.execute(statement)
+            log.info("%s: %.1f s", " ".join(statement.split()[:6]), time.monotonic() - started)
         if db.dialect == "postgres" and count:
+            started = time.monotonic()
             rollup_counts.install(cur)
+            log.info("rollup counters counted: %.1f s", time.monotonic() - started)
 
 
 def analyze_tables(db: Database, generation: int) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from consumers.projector import Projector
 from projections import queries
-from projections.database import Database, table_name
+from projections.database import Database, prefix, table_name
 from projections.rebuild import rebuild
 from projections.tables import TABLES
 from registry.broker import LocalBroker
@@ -44,6 +44,20 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
+def index_shapes(db: Database, generation: int) -> set[str]:
+    """Every index and key of a generation's tables (PostgreSQL), generation prefix
+    taken out: a rebuild must leave its tables keyed and indexed as a live read model."""
+    if db.dialect != "postgres":
+        return set()
+    rows = db.query(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        " AND starts_with(tablename, ?)",
+        (prefix(generation) + "rm_",),
+    )
+    return {row[0].replace(f" {prefix(generation)}rm_", " rm_")
+            .replace(f".{prefix(generation)}rm_", ".rm_") for row in rows}  # fmt: skip
+
+
 def _members(sender: Sender, people: list[Any], home: str) -> None:
     assert all(o["accepted"] for o in sender.send(sender.apply(p, home) for p in people))
     admitted = sender.send(
@@ -68,11 +82,13 @@ def test_rebuild_equals_the_live_models_and_takes_over(settings: Settings) -> No
                 what="projections",
             )
             before = snapshot(db)
+            live_indexes = index_shapes(db, 0)
             progress = io.StringIO()
             generation = rebuild(settings, progress=progress, drop_after_s=0.2, timeout_s=90)
             assert generation == 1 and db.live_generation() == 1
             assert "rebuild generation 1" in progress.getvalue()
             assert snapshot(db) == before
+            assert index_shapes(db, 1) == live_indexes
             # The old generation is gone; the live projector now writes to the new one.
             assert db.query("SELECT count(*) FROM rm_versions", generation=1) != [(0,)]
             _members(sender, people[8:], "SH-XH-S1-C2")
