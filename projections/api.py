@@ -176,7 +176,7 @@ ROUTES: tuple[Route, ...] = (
           lambda db, member_id, date: history.where(db, member_id, date),
           (MEMBER, Param("date", "date", "The day.", True))),
     Route("/members/{member_id}/trail", "getMemberTrail",
-          "Audit trail in recorded order (recorded time, then version), paged.",
+          "Audit trail in the order the store recorded it (by version), paged.",
           lambda db, member_id, limit, after: queries.trail_page(
               db, member_id, limit=limit, after=after),
           (MEMBER, LIMIT, AFTER)),

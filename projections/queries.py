@@ -357,13 +357,18 @@ def _after(db: Database, after: str | None) -> tuple[str, str, int]:
 def trail_page(
     db: Database, aggregate_id: str, *, limit: int = 100, after: str | None = None
 ) -> dict[str, Any]:
-    """Every event of one member (or organisation) in recorded order, then version."""
+    """Every event of one member (or organisation) in the order the store recorded
+    them: by version, as an aggregate's event n + 1 is recorded after event n (its
+    recorded_at is the writer's clock, and the order of two writers' clocks is not the
+    order of their writes). A range of rm_audit's primary key."""
     limit = _limit(limit)
-    recorded_at, _, version = _after(db, after)
+    _, cursor_aggregate, version = _after(db, after)
+    if after and cursor_aggregate != aggregate_id:
+        raise BadCursor(f"page cursor {after!r} is not an event of {aggregate_id}")
     rows = db.query(
         f"SELECT {', '.join(_TRAIL_KEYS)} FROM rm_audit WHERE aggregate_id = ?"
-        " AND (recorded_at, version) > (?, ?) ORDER BY recorded_at, version LIMIT ?",
-        (aggregate_id, recorded_at, version, limit + 1),
+        " AND version > ? ORDER BY version LIMIT ?",
+        (aggregate_id, version, limit + 1),
     )
     return _trail_rows(rows, limit)
 

@@ -160,9 +160,8 @@ DDL = [
         request_id TEXT, source_system TEXT, store_position INTEGER, payload TEXT NOT NULL,
         organisation_id TEXT,
         PRIMARY KEY (aggregate_id, version))""",
-    # Trail pages in recorded order, keyset on (recorded_at, version): one index range.
-    """CREATE INDEX IF NOT EXISTS rm_audit_member_trail
-        ON rm_audit (aggregate_id, recorded_at, version)""",
+    # A member's (or organisation's) trail pages are ranges of the primary key: an
+    # aggregate's events are recorded in version order (queries.trail_page).
     """CREATE INDEX IF NOT EXISTS rm_audit_organisation_trail
         ON rm_audit (organisation_id, recorded_at, aggregate_id, version)""",
     # Highest version applied per aggregate: the exactly-once check.
@@ -185,6 +184,10 @@ DDL = [
     rollup_counts.PENDING_DDL,
 ]
 
+
+# Indexes earlier versions made that nothing reads any more: dropped where found, so an
+# existing read model stops paying for them at every event.
+RETIRED_INDEXES = ("rm_audit_member_trail",)  # trails by version (queries.trail_page)
 
 # A bulk load into empty tables (a rebuild, the bench's city) creates the tables with
 # their primary keys only, fills them, then builds these and the rollup counters once:
@@ -228,6 +231,9 @@ def create_tables(db: Database, generation: int | None = None, *, bare: bool = F
             if bare and db.dialect == "postgres":
                 statement = _without_primary_key(statement)
             cur.execute(statement)
+        if not bare:
+            for index in RETIRED_INDEXES:
+                cur.execute(f"DROP INDEX IF EXISTS {index}")
         if db.dialect == "postgres" and not bare:
             rollup_counts.install(cur)
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from projections.database import Database
-from projections.tables import create_tables
+from projections.tables import RETIRED_INDEXES, create_tables
 from registry.config import Settings
 from tests.conftest import DATABASE_URL
 
@@ -47,3 +47,26 @@ def test_loops_starting_together_make_the_tables_once(tmp_path: Path, pg_schema:
         assert db.live_generation() == 0
     finally:
         db.close()
+
+
+def test_an_index_retired_from_the_read_model_is_dropped_where_found(
+    tmp_path: Path, pg_schema: str
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"{DATABASE_URL}?schema={pg_schema}",
+        kafka_bootstrap="127.0.0.1:1",
+    )
+    db = Database(settings)
+    try:
+        create_tables(db)
+        with db.transaction() as cur:  # as an earlier version left it
+            cur.execute("CREATE INDEX rm_audit_member_trail ON rm_audit"
+                        " (aggregate_id, recorded_at, version)")  # fmt: skip
+        create_tables(db)
+        names = {row[0] for row in db.query(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}  # fmt: skip
+    finally:
+        db.close()
+    assert RETIRED_INDEXES and not names & set(RETIRED_INDEXES)
+    assert "rm_audit_pkey" in names

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -61,6 +61,8 @@ def test_roster_and_trail_pages(db: Database) -> None:
     assert [t["version"] for t in trail] == [1, 2, 3, 4, 5]
     assert all(t["source_system"] == "unit-system" and t["request_id"] for t in trail)
     assert [t["store_position"] for t in trail] == sorted(t["store_position"] for t in trail)
+    with pytest.raises(queries.BadCursor, match="is not an event of"):
+        queries.trail_page(db, member, after=f"{oid('PD-S1-C1')}:1")
     org_trail = queries.organisation_trail_page(db, "PD-S1-C1", limit=100)["items"]
     assert org_trail[0]["event_type"] == "OrganisationEstablished"
     assert {t["aggregate_id"] for t in org_trail} == {str(oid("PD-S1-C1")), member}
@@ -155,3 +157,19 @@ def test_reports_as_json_and_csv(db: Database) -> None:
     assert figures[("report", "as_of")] == "2025-12-31"
     with pytest.raises(ValueError, match="xml"):
         reports.render(annual, "xml")
+
+
+def test_a_trail_follows_the_store_order_when_a_writer_clock_went_back(db: Database) -> None:
+    """Two ingest hosts may disagree on the time: the event recorded second carries the
+    earlier recorded_at. The trail is the store's order, which the versions are."""
+    feed = Feed(db)
+    feed.city()
+    member = feed.applicant("甲", "XH-S1-C1")
+    feed.clock -= timedelta(hours=1)
+    feed.apply("MemberActivistAdmitted", member, date(2021, 6, 1), decided_by=oid("XH-S1-C1"))
+    trail = queries.member_trail(db, str(member))
+    assert [t["version"] for t in trail] == [1, 2]
+    assert trail[1]["recorded_at"] < trail[0]["recorded_at"]
+    page = queries.trail_page(db, str(member), limit=1)
+    rest = queries.trail_page(db, str(member), after=page["next"])["items"]
+    assert [t["version"] for t in rest] == [2]
