@@ -23,7 +23,7 @@ import multiprocessing
 import os
 import statistics
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,24 +118,12 @@ class _Publisher:
         return self.ends
 
 
-def _member_events(
-    shape: citygen.CityShape, chunks: list[int]
-) -> Iterator[tuple[citygen.Event, int]]:
-    branches = citygen.branches_of(shape)
-    by_district = citygen._by_district(branches)
-    base = citygen._member_position_base(shape)
-    for chunk in chunks:
-        for i, member in citygen._chunk_members(chunk, shape, SEED, branches, by_district):
-            for event in member:
-                yield event, base + i * citygen.POSITIONS_PER_MEMBER + event[1]["version"]
-
-
 def _publish_chunks(
     settings: Settings, shape: citygen.CityShape, chunks: list[int], order: str
 ) -> tuple[int, Ends]:
     publisher = _Publisher(settings)
     if order == "member":
-        publisher.send(_member_events(shape, chunks))
+        publisher.send(citygen.member_events_of_chunks(shape, SEED, chunks))
         return publisher.sent, publisher.close()
     # As the store recorded them: by time, each member's events still in version order
     # (a member's recorded_at may run back: citygen records some events late, and the
@@ -144,7 +132,7 @@ def _publish_chunks(
     # (a few hundred bytes each) and sorted in memory.
     timed: list[tuple[str, int, _Encoded]] = []
     latest: dict[Any, str] = {}
-    for event, position in _member_events(shape, chunks):
+    for event, position in citygen.member_events_of_chunks(shape, SEED, chunks):
         encoded = publisher.encode(event, position)
         aggregate = encoded[1]
         latest[aggregate] = max(latest.get(aggregate, encoded[4]), encoded[4])
@@ -232,7 +220,7 @@ class CityRebuilt:
                 " start to switch",
                 f"  start -> first record {t.first_record - self.began:.1f} s; load {load_s:.1f} s"
                 f" ({t.loaded_records / load_s:,.0f} events/s); to finish"
-                f" {t.finish_started - t.last_loaded:.1f} s; finish (logged, indexes, rollup"
+                f" {t.finish_started - t.last_loaded:.1f} s; finish (keys, indexes, rollup"
                 f" counters) {t.finished - t.finish_started:.1f} s; analyze"
                 f" {t.analyzed - t.finished:.1f} s; catch-up and switch"
                 f" {(t.switched or self.began + self.seconds) - t.analyzed:.1f} s",

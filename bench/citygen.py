@@ -31,7 +31,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -333,10 +333,16 @@ def events(shape: CityShape, seed: int) -> Iterator[tuple[Event, int]]:
     """The whole city as (event, store position), in the order the projector applies it."""
     for position, event in enumerate(organisation_events(shape), start=1):
         yield event, position
+    yield from member_events_of_chunks(shape, seed, range((shape.members + CHUNK - 1) // CHUNK))
+
+
+def member_events_of_chunks(shape: CityShape, seed: int, chunks: Iterable[int]
+                            ) -> Iterator[tuple[Event, int]]:
+    """The members of these chunks as (event, store position), member by member."""
     branches = branches_of(shape)
     by_district = _by_district(branches)
     base = _member_position_base(shape)
-    for chunk in range((shape.members + CHUNK - 1) // CHUNK):
+    for chunk in chunks:
         for i, member in _chunk_members(chunk, shape, seed, branches, by_district):
             for name, record in member:
                 yield (name, record), base + i * POSITIONS_PER_MEMBER + record["version"]

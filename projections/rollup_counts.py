@@ -76,13 +76,11 @@ PENDING_DDL = "CREATE TABLE IF NOT EXISTS rm_rollup_pending (pending INTEGER NOT
 # A transaction-local setting: "this transaction has its fold scheduled already".
 _SCHEDULED = "registry.rm_rollup_pending"
 
-_ADDED_TO_EXISTING = (
-    "\nON CONFLICT (organisation_id, dimension, value) DO UPDATE SET n = c.n + excluded.n"
-)
 # (organisation_id, dimension, value, n) at the organisations where they apply, summed
-# over every ancestor (the organisation itself included) and added to the counters.
+# over every ancestor (the organisation itself included), inserted as counters; with
+# _ADDED_TO_EXISTING, added to the counters already there (_ADD_TO_ANCESTORS).
 # Rows go in key order, so two writers lock shared counters (the city's) in one order.
-_ADD_TO_ANCESTORS = """WITH RECURSIVE {before}deltas(organisation_id, dimension, value, n) AS (
+_INSERT_AT_ANCESTORS = """WITH RECURSIVE {before}deltas(organisation_id, dimension, value, n) AS (
     {deltas}),
 origins AS (
     SELECT organisation_id, dimension, value, sum(n)::integer AS n FROM deltas
@@ -96,7 +94,11 @@ INSERT INTO rm_rollup_counts AS c (organisation_id, dimension, value, n)
 SELECT up.ancestor, d.dimension, d.value, sum(d.n)::integer
 FROM origins d JOIN up ON up.origin = d.organisation_id
 GROUP BY up.ancestor, d.dimension, d.value HAVING sum(d.n) <> 0
-ORDER BY up.ancestor, d.dimension, d.value""" + _ADDED_TO_EXISTING
+ORDER BY up.ancestor, d.dimension, d.value"""
+_ADDED_TO_EXISTING = (
+    "\nON CONFLICT (organisation_id, dimension, value) DO UPDATE SET n = c.n + excluded.n"
+)
+_ADD_TO_ANCESTORS = _INSERT_AT_ANCESTORS + _ADDED_TO_EXISTING
 
 # One (sign, member columns) row per counted member row -> its (dimension, value) pairs.
 _MEMBER_KEYS = """SELECT m.organisation_id, k.dimension, k.value, m.sign
@@ -177,19 +179,17 @@ def _move_organisations(moved: str) -> str:
 
 
 # Every counter again from the member rows; deltas kept so far are in those rows.
-_RECOUNT = "DELETE FROM rm_rollup_deltas;\nDELETE FROM rm_rollup_counts;\n" + (
-    _ADD_TO_ANCESTORS.format(
-        before="", deltas=_MEMBER_KEYS.format(rows=f"SELECT 1, {_COUNTED} FROM rm_members")
-    )
-)
+_EMPTIED = "DELETE FROM rm_rollup_deltas;\nDELETE FROM rm_rollup_counts;\n"
+_EVERY_MEMBER = _MEMBER_KEYS.format(rows=f"SELECT 1, {_COUNTED} FROM rm_members")
+_RECOUNT = _EMPTIED + _ADD_TO_ANCESTORS.format(before="", deltas=_EVERY_MEMBER)
 # The same into counters emptied under locks that keep every other writer of them out
 # (recount): plain inserts. Each ON CONFLICT insertion is a speculative one, checked
 # and confirmed apart: a third of a city's count (1.8 million counters, most of them
 # birthdays), measured at 300,000 members: 7.1 -> 5.3 s.
-_COUNT_AFRESH = "LOCK TABLE rm_members, rm_organisations IN SHARE ROW EXCLUSIVE MODE;\n" + (
-    _RECOUNT.replace(_ADDED_TO_EXISTING, "")
+_COUNT_AFRESH = (
+    "LOCK TABLE rm_members, rm_organisations IN SHARE ROW EXCLUSIVE MODE;\n"
+    + _EMPTIED + _INSERT_AT_ANCESTORS.format(before="", deltas=_EVERY_MEMBER)
 )
-assert _ADDED_TO_EXISTING not in _COUNT_AFRESH
 
 
 def _function(name: str, body: str, returns: str = "trigger") -> str:

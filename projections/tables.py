@@ -217,10 +217,6 @@ def _without_primary_key(statement: str) -> str:
     return statement.replace(clause, ")")
 
 
-def _add_deferred_keys() -> list[str]:
-    return [f"ALTER TABLE {t} ADD PRIMARY KEY {k}" for t, k in KEYED_AFTER_LOAD.items()]
-
-
 def create_tables(db: Database, generation: int | None = None, *, bare: bool = False) -> None:
     """The tables of one generation (default: the live one); `bare`: only the tables and
     the primary keys a load reads by (on PostgreSQL, KEYED_AFTER_LOAD's come later), for
@@ -234,8 +230,8 @@ def create_tables(db: Database, generation: int | None = None, *, bare: bool = F
         if not bare:
             for index in RETIRED_INDEXES:
                 cur.execute(f"DROP INDEX IF EXISTS {index}")
-        if db.dialect == "postgres" and not bare:
-            rollup_counts.install(cur)
+            if db.dialect == "postgres":
+                rollup_counts.install(cur)
 
 
 def _on_table(statement: str) -> str:
@@ -256,7 +252,8 @@ def finish_tables(db: Database, generation: int, *, helper: Database | None = No
     counted = [s for s in INDEXES_DDL if _on_table(s) in _COUNTED_TABLES]
     others = [s for s in INDEXES_DDL if s not in counted]
     if db.dialect == "postgres":
-        others = [*_add_deferred_keys(), *others]
+        keys = [f"ALTER TABLE {t} ADD PRIMARY KEY {k}" for t, k in KEYED_AFTER_LOAD.items()]
+        others = [*keys, *others]
     if helper is None or db.dialect != "postgres":
         _finish(db, generation, [*counted, *others], count=True)
         return
