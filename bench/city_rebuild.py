@@ -224,6 +224,10 @@ class CityRebuilt:
                 f" counters) {t.finished - t.finish_started:.1f} s; analyze"
                 f" {t.analyzed - t.finished:.1f} s; catch-up and switch"
                 f" {(t.switched or self.began + self.seconds) - t.analyzed:.1f} s",
+                "  loading workers: " + "; ".join(
+                    f"{m:,} members held, peak resident {kb / 1024:,.0f} MiB"
+                    for m, kb in zip(t.loaded_members, t.loader_peak_rss_kb, strict=True)
+                ),
                 f"  rows: {', '.join(f'{k} {v:,}' for k, v in self.counts.items())}",
             ]
         )

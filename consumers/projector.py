@@ -39,7 +39,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -121,9 +121,16 @@ class Projector:
         *,
         generation: int | None = None,
         make_tables: bool = True,
+        apply: Callable[[Cursor, Sequence[Event]], int] = apply_events,
+        committed: Callable[[], None] = lambda: None,
     ) -> None:
         """`make_tables`: create the generation's tables if missing (a rebuild makes its
-        own, bare, and completes them after the load: projections/rebuild.py)."""
+        own, bare, and completes them after the load: projections/rebuild.py). `apply`
+        applies a batch's events in its transaction (a rebuild's loading workers hold
+        their members in memory: projections/apply/loading.py), and `committed` is told
+        when that transaction has committed."""
+        self._apply = apply
+        self._committed = committed
         self.settings = settings
         self.db = db
         self.catalog = catalog
@@ -251,6 +258,8 @@ class Projector:
                         raise
                     log.info("the batch crossed another transaction (%s); again", error)
                     continue
+                if switched is None:
+                    self._committed()
                 break
         finally:
             self.applying = False
@@ -322,7 +331,7 @@ class Projector:
         for tp, records in batches.items():
             if self._collect(cur, tp, records, positions[tp], events):
                 restarts.append(tp)
-        applied = apply_events(cur, events)
+        applied = self._apply(cur, events)
         for tp, position in positions.items():
             self._save_position(cur, tp, position)
         return applied, restarts

@@ -27,7 +27,7 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from kafka import TopicPartition
@@ -55,6 +55,9 @@ class Timings:
     finish_started: float | None = None
     finished: float | None = None
     analyzed: float | None = None
+    # Per loading worker: the members it held in memory, and its peak resident memory.
+    loaded_members: list[int] = field(default_factory=list)
+    loader_peak_rss_kb: list[int] = field(default_factory=list)
     caught_up_records: int = 0
     last_caught_up: float | None = None
     switched: float | None = None
@@ -213,6 +216,8 @@ def _load(
     except rebuild_load.LoadError as error:
         raise RebuildError(str(error)) from error
     timings.loaded_records = sum(share.records for share in loaded)
+    timings.loaded_members = [share.members for share in loaded]
+    timings.loader_peak_rss_kb = [share.peak_rss_kb for share in loaded]
     firsts = [share.first for share in loaded if share.first is not None]
     lasts = [share.last for share in loaded if share.last is not None]
     timings.first_record = min(firsts, default=None)

@@ -11,9 +11,13 @@ walks the organisation tree, are counted once after the load). Organisation even
 spread the same way.
 
 Each worker applies with the live projector's own code (Projector.process_polled): the
-same rows, the same version gate, the positions stored in the transaction that writes
-their rows. So a worker killed halfway loses or repeats nothing; the rebuild that is run
-again starts its generation afresh anyway (projections/rebuild.py).
+same handlers, the same version gate, the positions stored in the transaction that
+writes their rows; but it holds its members in memory for the whole load and writes
+their rows, versions and timelines once at its end (projections/apply/loading.py): in
+the order the topics hold events, nearly every batch meets its members again, and
+reading them back was most of a rebuild's time. A worker killed halfway leaves a
+generation that is not complete; the rebuild that is run again starts it afresh
+(projections/rebuild.py).
 
 A worker stops when each of its partitions has reached the position the live generation
 had stored when it started (the end of a topic is never asked of the broker), or when
@@ -26,18 +30,20 @@ import ctypes
 import multiprocessing
 import os
 import queue
+import resource
 import signal
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kafka import TopicPartition
 
 from consumers.kafka import consumer
 from consumers.projector import GROUP_ID, Projector
+from projections.apply.loading import LoadingMembers
 from projections.database import Database
 from registry.config import Settings
 from schemas.catalog import Catalog, load_catalog
@@ -70,6 +76,13 @@ class Loaded:
     records: int
     first: float | None
     last: float | None
+    members: int = 0
+    peak_rss_kb: int = 0  # the worker's peak resident memory
+
+
+def _peak_rss_kb() -> int:
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS, where nothing measures this).
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def _targets(db: Database, live: int, tps: Sequence[TopicPartition]) -> dict[Any, tuple[int, int]]:
@@ -98,18 +111,25 @@ def load_share(
                 # A server crash may lose the last few commits, and the positions in
                 # them with them: nothing a commit needs to wait for the disk for.
                 cur.execute("SET synchronous_commit TO off")
+        members = LoadingMembers()
         projector = Projector(
             settings, db, catalog or load_catalog(), generation=share.generation,
-            make_tables=False,
+            make_tables=False, apply=members.apply_events, committed=members.committed,
         )  # fmt: skip
         tps = [TopicPartition(topic, p) for topic, p in share.partitions]
         targets = _targets(db, share.live, tps)
         kafka = consumer(settings, group_id=None)
         try:
             projector.take(kafka, tps)
-            return _apply_until_caught_up(projector, kafka, share, targets, stopped)
+            loaded = _apply_until_caught_up(projector, kafka, share, targets, stopped)
         finally:
             kafka.close(autocommit=False)
+        if stopped():
+            return loaded
+        held = len(members)
+        with db.transaction(generation=share.generation) as cur:
+            members.write(cur)
+        return replace(loaded, members=held, last=time.monotonic(), peak_rss_kb=_peak_rss_kb())
     finally:
         db.close()
 

@@ -197,17 +197,23 @@ TABLES_DDL = [s for s in DDL if s.lstrip().startswith("CREATE TABLE")]
 INDEXES_DDL = [s for s in DDL if s not in TABLES_DDL]
 
 # Tables the load only ever appends to (nothing reads them by key until the read model
-# is live): a bulk load on PostgreSQL leaves out their primary keys too and adds them at
-# the finish, one sort each. At a city's size these are the biggest indexes after the
-# history's (~5 million audit rows), and inserted in member-id order, i.e. at random
-# pages: once larger than the server's buffer cache, nearly every row read a page in
-# and wrote another out.
+# is live; a rebuild's loading workers fold members in memory, apply/loading.py): a bulk
+# load on PostgreSQL leaves out their primary keys too and adds them at the finish, one
+# sort each. At a city's size these are the biggest indexes (~16 million history rows,
+# ~5 million audit rows), and inserted in member-id order, i.e. at random pages: once
+# larger than the server's buffer cache, nearly every row read a page in and wrote
+# another out.
 KEYED_AFTER_LOAD = {"rm_audit": "(aggregate_id, version)",
-                    "rm_movements": "(member_id, version, kind)"}  # fmt: skip
+                    "rm_movements": "(member_id, version, kind)",
+                    "rm_member_history": "(member_id, attribute, version)"}  # fmt: skip
+
+
+def _table_of(statement: str) -> str:
+    return statement.split("EXISTS", 1)[1].split()[0]
 
 
 def _without_primary_key(statement: str) -> str:
-    table = statement.split("EXISTS", 1)[1].split()[0]
+    table = _table_of(statement)
     key = KEYED_AFTER_LOAD.get(table)
     if key is None:
         return statement

@@ -20,7 +20,7 @@ from projections.apply.common import Handler, Record
 from projections.apply.member_batch import MemberEvent, apply_member_events
 from projections.apply.members import MEMBER_HANDLERS, MemberHandler
 from projections.apply.organisations import ORGANISATION_HANDLERS
-from projections.apply.versions import ConcurrentApply, claim
+from projections.apply.versions import Candidate, ConcurrentApply, claim
 from projections.database import Cursor
 
 HANDLERS: dict[str, MemberHandler | Handler] = {**MEMBER_HANDLERS, **ORGANISATION_HANDLERS}
@@ -60,6 +60,18 @@ def apply_events(cur: Cursor, events: Sequence[Event]) -> int:
             for name, record, position in events
         ],
     )
+    audit, members = apply_organisation_events(cur, accepted)
+    if members:
+        audit.extend(apply_member_events(cur, members, known))
+    write_audit(cur, audit)
+    return len(accepted)
+
+
+def apply_organisation_events(
+    cur: Cursor, accepted: Sequence[Candidate]
+) -> tuple[list[PendingAudit], list[MemberEvent]]:
+    """Applies the organisation events among events the gate let through; returns their
+    pending audit rows and the member events, in order, for the caller to apply."""
     audit: list[PendingAudit] = []
     members: list[MemberEvent] = []
     for aggregate_id, _, (schema_name, record, position) in accepted:
@@ -73,10 +85,11 @@ def apply_events(cur: Cursor, events: Sequence[Event]) -> int:
         if handler is not None:
             handler(cur, aggregate_id, record)
         audit.append((event_type, aggregate_id, "Organisation", record, position, aggregate_id))
-    if members:
-        audit.extend(apply_member_events(cur, members, known))
+    return audit, members
+
+
+def write_audit(cur: Cursor, audit: Sequence[PendingAudit]) -> None:
     # Each payload is encoded while the rows before it are being inserted.
     with cur.row_writer("rm_audit", AUDIT_COLUMNS) as write:
         for pending in audit:
             write(audit_row(*pending))
-    return len(accepted)

@@ -34,7 +34,7 @@ MOVEMENT_COLUMNS = ("member_id", "version", "kind", "effective_date", "organisat
 TIMELINE_TABLE_COLUMNS = ("member_id", "valid_from", "valid_to", *TIMELINE_COLUMNS.values())
 _UPDATED_COLUMNS = MEMBER_COLUMNS[1:]
 # An rm_members row (dict) as a tuple in table order.
-_member_row = itemgetter(*MEMBER_COLUMNS)
+member_row = itemgetter(*MEMBER_COLUMNS)
 # History rows (member, version, attribute, effective date, value) in timeline order.
 _effective_then_version = itemgetter(3, 1)
 
@@ -48,6 +48,19 @@ def apply_member_events(
     ids = list(dict.fromkeys(member_id for _, member_id, _, _ in events))
     stored = _rows(cur, [m for m in ids if m in known])
     states = {m: MemberState.loaded(m, stored.get(m)) for m in ids}
+    audit = fold(cur, events, states)
+    _write_members(cur, states.values())
+    write_movements(cur, states.values())
+    _write_timelines(cur, states, known)
+    return audit
+
+
+def fold(
+    cur: Cursor, events: Sequence[MemberEvent], states: dict[str, MemberState]
+) -> list[PendingAudit]:
+    """Runs the events' handlers, in order, on their members' states, writing the
+    history rows they make and then the rare facts' statements (in event order); returns
+    the events' pending audit rows."""
     audit: list[PendingAudit] = []
     statements: list[tuple[str, tuple[Any, ...]]] = []
     # The fold runs while its history rows stream to the server (row_writer).
@@ -65,14 +78,13 @@ def apply_member_events(
                     state.statements.clear()
             audit.append((event_type, member_id, "Member", record, position,
                           state.organisation()))  # fmt: skip
-    _write_members(cur, states.values())
     for sql, params in statements:
         cur.execute(sql, params)
-    cur.insert_rows(
-        "rm_movements", MOVEMENT_COLUMNS, [row for s in states.values() for row in s.movements]
-    )
-    _write_timelines(cur, states, known)
     return audit
+
+
+def write_movements(cur: Cursor, states: Collection[MemberState]) -> None:
+    cur.insert_rows("rm_movements", MOVEMENT_COLUMNS, [row for s in states for row in s.movements])
 
 
 def _rows(cur: Cursor, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -85,7 +97,7 @@ def _write_members(cur: Cursor, states: Collection[MemberState]) -> None:
     cur.insert_rows(
         "rm_members",
         MEMBER_COLUMNS,
-        [_member_row(s.row) for s in states if s.row and not s.existed],
+        [member_row(s.row) for s in states if s.row and not s.existed],
     )
     update_rows(
         cur,
@@ -115,7 +127,7 @@ def _write_timelines(
     fresh: list[tuple[Any, ...]] = []
     for s in grown:
         if s.id not in known:
-            fresh.extend(_timeline(s.id, sorted(s.history, key=_effective_then_version)))
+            fresh.extend(member_timeline(s.id, s.history))
     timelines = set()
     for member_id, rows in by_member.items():
         rows.sort(key=_effective_then_version)
@@ -129,6 +141,12 @@ def _write_timelines(
     delete_pairs(cur, "rm_member_timeline", ("member_id", "valid_from"),
                  [(row[0], row[1]) for row in before - timelines])  # fmt: skip
     cur.insert_rows("rm_member_timeline", TIMELINE_TABLE_COLUMNS, [*timelines - before, *fresh])
+
+
+def member_timeline(member_id: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """A member's rm_member_timeline rows from all their history rows (member, version,
+    attribute, effective date, value), in any order."""
+    return _timeline(member_id, sorted(rows, key=_effective_then_version))
 
 
 def _timeline(member_id: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

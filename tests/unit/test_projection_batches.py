@@ -18,6 +18,7 @@ import pytest
 
 from bench import citygen
 from projections.apply import ConcurrentApply, Event, apply_events
+from projections.apply.loading import LoadingMembers
 from projections.database import Database
 from projections.tables import TABLES, create_tables
 from registry.config import Settings
@@ -118,6 +119,40 @@ def test_batches_leave_what_one_event_at_a_time_leaves(two_dbs: tuple[Database, 
         i += size
     assert applied == len(events)
     assert _tables(batched) == _tables(one_by_one)
+
+
+def test_a_loading_worker_with_its_members_in_memory_leaves_the_same_tables(
+    two_dbs: tuple[Database, ...],
+) -> None:
+    """A rebuild's loading worker (apply/loading.py): ragged batches with repeats and
+    gaps, now and then one rolled back and applied again, then the members written once
+    at the end; the tables are those the live apply leaves."""
+    one_by_one, loaded = two_dbs
+    events = _published()
+    with one_by_one.transaction() as cur:
+        assert sum(apply_events(cur, [e]) for e in events) == len(events)
+
+    members = LoadingMembers()
+    rng = random.Random(11)
+    applied, i = 0, 0
+    while i < len(events):
+        size = rng.choice((1, 3, 40, 300))
+        batch = list(events[i : i + size])
+        batch += rng.sample(events[: i + len(batch)], min(3, i + len(batch)))
+        batch += events[i + size + 1 : i + size + 2]
+        if rng.random() < 0.2:
+            # Rolled back: memory must not keep what the database did not.
+            with pytest.raises(RuntimeError), loaded.transaction() as cur:
+                members.apply_events(cur, batch)
+                raise RuntimeError("the batch's transaction failed")
+        with loaded.transaction() as cur:
+            applied += members.apply_events(cur, batch)
+        members.committed()
+        i += size
+    assert applied == len(events)
+    with loaded.transaction() as cur:
+        members.write(cur)
+    assert _tables(loaded) == _tables(one_by_one)
 
 
 # PostgreSQL only: SQLite has one writer at a time, so two projectors cannot overlap.
