@@ -9,6 +9,7 @@ index below says which question it serves.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -208,6 +209,24 @@ KEYED_AFTER_LOAD = {"rm_audit": "(aggregate_id, version)",
                     "rm_member_history": "(member_id, attribute, version)"}  # fmt: skip
 
 
+# On PostgreSQL, text columns compare byte by byte (COLLATE "C"): ids, codes, ISO dates
+# and the vocabulary's words, whose order a locale would not change. Under a locale's
+# collation (even C.UTF-8 before PostgreSQL 17) every comparison calls strcoll and sorts
+# get no abbreviated keys: an index build on a 5,000,000-row (member, attribute,
+# version) key took 8.1 s against 4.0 s bytewise, and a city's rebuild builds several.
+# Names keep the database's collation (lists show them in its order), and so does
+# rm_offsets, which a rebuild joins with an earlier generation's (rebuild.try_switch).
+_LOCALE_COLUMNS = ("name",)
+_LOCALE_TABLES = ("rm_offsets",)
+
+
+def _bytewise(statement: str) -> str:
+    if _table_of(statement) in _LOCALE_TABLES:
+        return statement
+    kept = "|".join(_LOCALE_COLUMNS)
+    return re.sub(rf"\b(?!(?:{kept})\b)(\w+) TEXT\b", r'\1 TEXT COLLATE "C"', statement)
+
+
 def _table_of(statement: str) -> str:
     return statement.split("EXISTS", 1)[1].split()[0]
 
@@ -230,8 +249,10 @@ def create_tables(db: Database, generation: int | None = None, *, bare: bool = F
     with db.transaction(generation=generation) as cur:
         db.lock_ddl(cur)
         for statement in TABLES_DDL if bare else DDL:
-            if bare and db.dialect == "postgres":
-                statement = _without_primary_key(statement)
+            if db.dialect == "postgres" and statement in TABLES_DDL:
+                statement = _bytewise(statement)
+                if bare:
+                    statement = _without_primary_key(statement)
             cur.execute(statement)
         if not bare:
             for index in RETIRED_INDEXES:
