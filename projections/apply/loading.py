@@ -18,9 +18,9 @@ a batch rolled back and applied again must meet the members as the database has 
 A worker killed mid-load loses its memory, and nothing needs it: a rebuild run again
 starts its generation afresh (projections/rebuild.py).
 
-Memory grows with the worker's members: their rows and the history rows a timeline is
-folded from, about 1 KB a member (measured in bench/city_rebuild.py, which prints each
-worker's peak resident memory).
+Memory grows with the worker's members: their rows and the history a timeline is folded
+from, about 1 KB a member (bench/city_rebuild.py prints each worker's peak resident
+memory).
 """
 
 from __future__ import annotations
@@ -47,8 +47,16 @@ from projections.apply.versions import Candidate, claim
 from projections.database import Cursor
 
 # A member as held: the rm_members row as a tuple in table order (None: no row), the
-# version applied, and the history rows their timeline is folded from.
-_Held = tuple[tuple[Any, ...] | None, int, list[tuple[Any, ...]]]
+# version applied, and the history their timeline is folded from, flat: (version,
+# attribute, effective date, value) after one another. Held for every member of a city,
+# so kept small: a tuple per history row and a string per date or id made it 2.9 KB a
+# member (tracemalloc, 20,000 members).
+_Held = tuple[tuple[Any, ...] | None, int, tuple[Any, ...]]
+_HISTORY_WIDTH = 4
+# Row columns whose values are unique to the member (the others are shared: dates,
+# organisation ids, the vocabulary's words).
+_OWN_COLUMNS = frozenset(("id", "name", "transfer_letter"))
+_SHARED_PLACES = tuple(i for i, c in enumerate(MEMBER_COLUMNS) if c not in _OWN_COLUMNS)
 
 
 class LoadingMembers:
@@ -57,6 +65,9 @@ class LoadingMembers:
     def __init__(self) -> None:
         self._held: dict[str, _Held] = {}
         self._pending: dict[str, _Held] = {}
+        # One string object per distinct date, id or word held (a decoded record makes
+        # its own): a few tens of thousands for a city.
+        self._strings: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._held)
@@ -113,12 +124,26 @@ class LoadingMembers:
                 )
         audit = fold(cur, events, states)
         write_movements(cur, states.values())
+        shared = self._strings.setdefault
         for member_id, state in states.items():
             held = self._held.get(member_id)
-            # Copied, not extended: a rolled-back batch must leave the held list as it was.
-            history = [*held[2]] if held is not None else []
-            history.extend(row for row in state.history if row[2] in TIMELINE_ATTRIBUTES)
-            row = member_row(state.row) if state.row else None
+            added = [
+                value
+                for _, version, attribute, effective, change in state.history
+                if attribute in TIMELINE_ATTRIBUTES
+                for value in (version, attribute, shared(effective, effective),
+                              change if change is None else shared(change, change))
+            ]  # fmt: skip
+            # A new tuple: a rolled-back batch must leave the held one as it was.
+            history = held[2] + tuple(added) if held is not None else tuple(added)
+            row = None
+            if state.row:
+                values = list(member_row(state.row))
+                for i in _SHARED_PLACES:
+                    value = values[i]
+                    if value.__class__ is str:
+                        values[i] = shared(value, value)
+                row = tuple(values)
             self._pending[member_id] = (row, versions[member_id], history)
         return audit
 
@@ -140,7 +165,9 @@ class LoadingMembers:
                 write(row)
 
     def _timelines(self, ids: list[str]) -> Iterator[tuple[Any, ...]]:
+        width = _HISTORY_WIDTH
         for member_id in ids:
-            _, _, history = self._held.pop(member_id)
-            if history:
-                yield from member_timeline(member_id, history)
+            _, _, flat = self._held.pop(member_id)
+            if flat:
+                rows = [(member_id, *flat[i : i + width]) for i in range(0, len(flat), width)]
+                yield from member_timeline(member_id, rows)
