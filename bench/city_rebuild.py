@@ -225,8 +225,10 @@ class CityRebuilt:
                 f" {t.analyzed - t.finished:.1f} s; catch-up and switch"
                 f" {(t.switched or self.began + self.seconds) - t.analyzed:.1f} s",
                 "  loading workers: " + "; ".join(
-                    f"{m:,} members held, peak resident {kb / 1024:,.0f} MiB"
-                    for m, kb in zip(t.loaded_members, t.loader_peak_rss_kb, strict=True)
+                    f"{m:,} members held, written at the end in {w:.1f} s, peak resident"
+                    f" {kb / 1024:,.0f} MiB"
+                    for m, w, kb in zip(t.loaded_members, t.members_written_s,
+                                        t.loader_peak_rss_kb, strict=True)
                 ),
                 f"  rows: {', '.join(f'{k} {v:,}' for k, v in self.counts.items())}",
             ]

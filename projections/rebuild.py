@@ -55,8 +55,10 @@ class Timings:
     finish_started: float | None = None
     finished: float | None = None
     analyzed: float | None = None
-    # Per loading worker: the members it held in memory, and its peak resident memory.
+    # Per loading worker: the members it held in memory, the seconds it took to write
+    # them at the end of its load, and its peak resident memory.
     loaded_members: list[int] = field(default_factory=list)
+    members_written_s: list[float] = field(default_factory=list)
     loader_peak_rss_kb: list[int] = field(default_factory=list)
     caught_up_records: int = 0
     last_caught_up: float | None = None
@@ -217,6 +219,7 @@ def _load(
         raise RebuildError(str(error)) from error
     timings.loaded_records = sum(share.records for share in loaded)
     timings.loaded_members = [share.members for share in loaded]
+    timings.members_written_s = [share.written_s for share in loaded]
     timings.loader_peak_rss_kb = [share.peak_rss_kb for share in loaded]
     firsts = [share.first for share in loaded if share.first is not None]
     lasts = [share.last for share in loaded if share.last is not None]

@@ -76,7 +76,8 @@ class Loaded:
     records: int
     first: float | None
     last: float | None
-    members: int = 0
+    members: int = 0  # held in memory, written at the end of the load
+    written_s: float = 0.0  # writing them
     peak_rss_kb: int = 0  # the worker's peak resident memory
 
 
@@ -127,9 +128,12 @@ def load_share(
         if stopped():
             return loaded
         held = len(members)
+        writing = time.monotonic()
         with db.transaction(generation=share.generation) as cur:
             members.write(cur)
-        return replace(loaded, members=held, last=time.monotonic(), peak_rss_kb=_peak_rss_kb())
+        last = time.monotonic()
+        return replace(loaded, members=held, last=last, written_s=last - writing,
+                       peak_rss_kb=_peak_rss_kb())  # fmt: skip
     finally:
         db.close()
 
