@@ -268,9 +268,12 @@ def _on_table(statement: str) -> str:
 # Built with the rollup counters: counting locks these tables against writers, which an
 # index build (a reader) on another connection would hold off until its commit.
 _COUNTED_TABLES = ("rm_members", "rm_organisations")
-# And these, so that both connections have about as much to do (a city: ~50 s of member
-# indexes and count against ~61 s of keys and other indexes, 6.5 s of them these).
-_BESIDE_THE_COUNT = ("rm_movements",)
+# And these, so that both connections have about as much to do (a city: ~33 s of member
+# indexes and count alone against ~62 s of keys and other indexes, 10-14 s of them the
+# timeline's). Not a table whose key the other connection adds: ALTER TABLE holds its
+# lock until that connection commits, at its end (seen: an index on rm_movements
+# waited 35 s).
+_BESIDE_THE_COUNT = ("rm_member_timeline",)
 
 
 def finish_tables(db: Database, generation: int, *, helper: Database | None = None) -> None:

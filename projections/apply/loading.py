@@ -53,10 +53,9 @@ from projections.database import Cursor
 # member (tracemalloc, 20,000 members).
 _Held = tuple[tuple[Any, ...] | None, int, tuple[Any, ...]]
 _HISTORY_WIDTH = 4
-# Row columns whose values are unique to the member (the others are shared: dates,
-# organisation ids, the vocabulary's words).
-_OWN_COLUMNS = frozenset(("id", "name", "transfer_letter"))
-_SHARED_PLACES = tuple(i for i, c in enumerate(MEMBER_COLUMNS) if c not in _OWN_COLUMNS)
+# The row's values from here on are shared (dates, organisation ids, the vocabulary's
+# words; also the few transfer letters); before it, the member's own (id, name).
+_SHARED_FROM = MEMBER_COLUMNS.index("sex")
 
 
 class LoadingMembers:
@@ -138,12 +137,9 @@ class LoadingMembers:
             history = held[2] + tuple(added) if held is not None else tuple(added)
             row = None
             if state.row:
-                values = list(member_row(state.row))
-                for i in _SHARED_PLACES:
-                    value = values[i]
-                    if value.__class__ is str:
-                        values[i] = shared(value, value)
-                row = tuple(values)
+                values = member_row(state.row)
+                shared_values = values[_SHARED_FROM:]
+                row = (*values[:_SHARED_FROM], *map(shared, shared_values, shared_values))
             self._pending[member_id] = (row, versions[member_id], history)
         return audit
 
