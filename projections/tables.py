@@ -215,7 +215,8 @@ KEYED_AFTER_LOAD = {"rm_audit": "(aggregate_id, version)",
 # get no abbreviated keys: an index build on a 5,000,000-row (member, attribute,
 # version) key took 8.1 s against 4.0 s bytewise, and a city's rebuild builds several.
 # Names keep the database's collation (lists show them in its order), and so does
-# rm_offsets, which a rebuild joins with an earlier generation's (rebuild.try_switch).
+# rm_offsets, which a rebuild joins with an earlier generation's, maybe made before
+# this (rebuild.try_switch): equality across two collations works, ordering would not.
 _LOCALE_COLUMNS = ("name",)
 _LOCALE_TABLES = ("rm_offsets",)
 
