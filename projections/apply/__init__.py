@@ -67,6 +67,16 @@ def apply_events(cur: Cursor, events: Sequence[Event]) -> int:
     return len(accepted)
 
 
+def event_type_of(schema_name: str) -> str:
+    """The event type without its namespace (`registry.events.MemberApplied` ->
+    `MemberApplied`)."""
+    return schema_name.rsplit(".", 1)[-1]
+
+
+def is_organisation_event(event_type: str) -> bool:
+    return event_type.startswith("Organisation")
+
+
 def apply_organisation_events(
     cur: Cursor, accepted: Sequence[Candidate]
 ) -> tuple[list[PendingAudit], list[MemberEvent]]:
@@ -75,8 +85,8 @@ def apply_organisation_events(
     audit: list[PendingAudit] = []
     members: list[MemberEvent] = []
     for aggregate_id, _, (schema_name, record, position) in accepted:
-        event_type = schema_name.rsplit(".", 1)[-1]
-        if not event_type.startswith("Organisation"):
+        event_type = event_type_of(schema_name)
+        if not is_organisation_event(event_type):
             members.append((event_type, aggregate_id, record, position))
             continue
         # Organisation events go one at a time: the rollup counters' triggers follow an

@@ -31,6 +31,8 @@ from typing import Any
 from projections.apply import (
     Event,
     apply_organisation_events,
+    event_type_of,
+    is_organisation_event,
     write_audit,
 )
 from projections.apply.member_batch import (
@@ -79,15 +81,17 @@ class LoadingMembers:
         organisations: list[Candidate] = []
         members: list[Candidate] = []
         for name, record, position in events:
-            candidate = (str(record["aggregate_id"]), int(record["version"]),
-                         (name, record, position))  # fmt: skip
-            is_organisation = name.rsplit(".", 1)[-1].startswith("Organisation")
-            (organisations if is_organisation else members).append(candidate)
+            aggregate_id, version = str(record["aggregate_id"]), int(record["version"])
+            event_type = event_type_of(name)
+            if is_organisation_event(event_type):
+                organisations.append((aggregate_id, version, (name, record, position)))
+            else:
+                members.append((aggregate_id, version, (event_type, record, position)))
         accepted, _ = claim(cur, organisations) if organisations else ([], set())
         audit, _ = apply_organisation_events(cur, accepted)
-        member_events = self._gate(members)
+        member_events, versions = self._gate(members)
         if member_events:
-            audit.extend(self._fold(cur, member_events))
+            audit.extend(self._fold(cur, member_events, versions))
         write_audit(cur, audit)
         return len(accepted) + len(member_events)
 
@@ -96,25 +100,26 @@ class LoadingMembers:
         self._held.update(self._pending)
         self._pending = {}
 
-    def _gate(self, candidates: Sequence[Candidate]) -> list[MemberEvent]:
-        """The version gate of versions.py, against the versions in memory."""
+    def _gate(self, candidates: Sequence[Candidate]) -> tuple[list[MemberEvent], dict[str, int]]:
+        """The version gate of versions.py, against the versions in memory: the events
+        let through, and each of their members' version after them."""
         versions: dict[str, int] = {}
         accepted: list[MemberEvent] = []
-        for member_id, version, (name, record, position) in candidates:
+        for member_id, version, (event_type, record, position) in candidates:
             current = versions.get(member_id)
             if current is None:
                 held = self._held.get(member_id)
                 current = held[1] if held is not None else 0
             if version == current + 1:
                 versions[member_id] = version
-                accepted.append((name.rsplit(".", 1)[-1], member_id, record, position))
-        return accepted
+                accepted.append((event_type, member_id, record, position))
+        return accepted, versions
 
-    def _fold(self, cur: Cursor, events: Sequence[MemberEvent]) -> list[Any]:
+    def _fold(
+        self, cur: Cursor, events: Sequence[MemberEvent], versions: dict[str, int]
+    ) -> list[Any]:
         states: dict[str, MemberState] = {}
-        versions: dict[str, int] = {}
-        for _, member_id, record, _ in events:
-            versions[member_id] = int(record["version"])
+        for _, member_id, _, _ in events:
             if member_id not in states:
                 held = self._held.get(member_id)
                 row = held[0] if held is not None else None
