@@ -31,7 +31,7 @@ from typing import Any
 from bench import citygen
 from bench.env import bench_env
 from bench.memory_growth import rss_tree_mb
-from bench.rawkafka import consume
+from bench.rawkafka import consume, consume_bulk
 from consumers.kafka import ensure_topics, producer
 from consumers.projector import GROUP_ID, PROJECTED_TOPICS
 from projections.database import Database
@@ -311,6 +311,13 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"baseline: consume + decode of {raw.count:,} records alone:"
                 f" {raw.seconds:.1f} s ({raw.rate:,.0f}/s), one process",
+                flush=True,
+            )
+            bulk = consume_bulk(env.settings, PROJECTED_TOPICS, events,
+                                lambda r: decoder.decode(r.value))  # fmt: skip
+            print(
+                f"baseline: the same with the rebuild's reader (librdkafka):"
+                f" {bulk.seconds:.1f} s ({bulk.rate:,.0f}/s), one process",
                 flush=True,
             )
         for _ in range(args.rebuilds):

@@ -1,5 +1,6 @@
 """The baselines with no store and no database: kafka-python alone, with the loops'
-own producer and consumer settings (consumers/kafka.py)."""
+own producer and consumer settings (consumers/kafka.py); and the rebuild's reader alone
+(librdkafka, consumers/bulk_reader.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 from kafka import TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from consumers.bulk_reader import BulkReader
 from consumers.kafka import consumer, producer
+from projections.rebuild_load import LOAD_RECORDS
 from registry.config import Settings
 
 
@@ -67,6 +70,35 @@ def consume(settings: Settings, topic_names: Sequence[str], expected: int | None
         return Timed(count, (last - first) if first is not None else 0.0)
     finally:
         kafka.close()
+
+
+def consume_bulk(settings: Settings, topic_names: Sequence[str], expected: int,
+                 on_record: Callable[[Any], None], timeout_s: float = 300) -> Timed:
+    """`consume` with the rebuild's reader (librdkafka: consumers/bulk_reader.py), in the
+    batches a loading worker asks for; done at `expected` records."""
+    lookup = consumer(settings, group_id=None)
+    try:
+        tps = [TopicPartition(name, p) for name in topic_names
+               for p in sorted(lookup.partitions_for_topic(name) or set())]  # fmt: skip
+    finally:
+        lookup.close()
+    reader = BulkReader(settings)
+    try:
+        reader.assign(tps)
+        count, first, last = 0, None, time.perf_counter()
+        deadline = time.monotonic() + timeout_s
+        while count < expected and time.monotonic() < deadline:
+            polled = reader.poll(timeout_ms=200, max_records=LOAD_RECORDS)
+            if polled and first is None:
+                first = time.perf_counter()
+            for records in polled.values():
+                for record in records:
+                    on_record(record)
+                count += len(records)
+            last = time.perf_counter()
+        return Timed(count, (last - first) if first is not None else 0.0)
+    finally:
+        reader.close()
 
 
 def create_topics(settings: Settings, names: Sequence[str]) -> None:

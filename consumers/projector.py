@@ -42,11 +42,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
+from consumers.bulk_reader import BulkReader
 from consumers.group_watch import GroupWatch
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
@@ -407,11 +408,12 @@ class Projector:
             self._last_seen[tp] = time.monotonic()
             self._seek(tp, self.positions[tp].next_offset)
 
-    def take(self, kafka: KafkaConsumer, tps: list[TopicPartition]) -> None:
-        """Applies these partitions read by a consumer outside any group (a rebuild),
-        from the positions the generation holds."""
+    def take(self, kafka: KafkaConsumer | BulkReader, tps: list[TopicPartition]) -> None:
+        """Applies these partitions read by a consumer outside any group (a rebuild's,
+        which reads with librdkafka), from the positions the generation holds; only
+        seek is asked of it here, the caller polls."""
         kafka.assign(tps)
-        self._consumer = kafka
+        self._consumer = cast(KafkaConsumer, kafka)
         self.assign(tps)
 
     def revoke(self, tps: list[TopicPartition]) -> None:
