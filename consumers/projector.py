@@ -35,12 +35,11 @@ asked for positions in the middle of a COPY.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -48,6 +47,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from consumers.bulk_reader import BulkReader
+from consumers.collector import collector_paused
 from consumers.group_watch import GroupWatch
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
@@ -95,22 +95,6 @@ def _epoch_and_position(record: ConsumerRecord) -> tuple[int, int | None]:
         elif key == topics.POSITION:
             position = int(value) if value else None
     return epoch, position
-
-
-@contextmanager
-def _cycle_collection_paused() -> Iterator[None]:
-    """A batch allocates a few objects per event (decoded records, rows, tuples), none in
-    reference cycles, so reference counting frees them all; but the allocations trigger
-    the cycle collector over and over, and each full pass walks every live object
-    (cProfile charged an eighth of a batch to one allocation site). Paused for the batch
-    only; cycles made meanwhile are collected once it is back on."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 class Projector:
@@ -178,8 +162,8 @@ class Projector:
                     polled, self._polled_ahead = self._polled_ahead, {}
                 else:
                     # Parsing a poll's records allocates a dozen objects a record, none
-                    # in reference cycles (see _cycle_collection_paused).
-                    with _cycle_collection_paused():
+                    # in reference cycles (consumers/collector.py).
+                    with collector_paused():
                         polled = self._consumer.poll(timeout_ms=100, max_records=POLL_RECORDS)
                 try:
                     # A partition whose assignment failed in the rebalance callback (the
@@ -249,7 +233,13 @@ class Projector:
                 # the database still holds them.
                 works = {tp: replace(self.positions[tp]) for tp in batches}
                 try:
-                    with _cycle_collection_paused(), self._transaction() as cur:
+                    # A batch allocates a few objects per event (decoded records, rows,
+                    # tuples), none in reference cycles; the allocations set the cycle
+                    # collector off over and over, each full pass walking every live
+                    # object (cProfile charged an eighth of a batch to one allocation
+                    # site). Paused for the batch; cycles made meanwhile are collected
+                    # once it is back on.
+                    with collector_paused(), self._transaction() as cur:
                         if self._poll_ahead and not self._polled_ahead:
                             cur.meanwhile = self._poll_next(cur)
                         if cur.generation != self._loaded_generation:

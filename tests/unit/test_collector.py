@@ -6,6 +6,8 @@ from __future__ import annotations
 import gc
 import threading
 
+import pytest
+
 from consumers.collector import collector_paused
 
 
@@ -39,3 +41,11 @@ def test_a_pause_never_leaves_the_collector_off() -> None:
         assert gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_collector_is_back_on_after_a_pause_that_failed() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("the batch failed")
+    assert gc.isenabled()

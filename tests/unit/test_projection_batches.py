@@ -4,7 +4,6 @@ racing on one partition apply each event once (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import gc
 import random
 import threading
 import uuid
@@ -187,13 +186,3 @@ def test_two_projectors_on_one_partition_apply_each_event_once(
         assert first.query("SELECT count(*) FROM rm_audit")[0][0] == len(events)
     finally:
         second.close()
-
-
-def test_the_cycle_collector_is_back_on_after_a_batch_even_one_that_failed() -> None:
-    from consumers.projector import _cycle_collection_paused
-
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), _cycle_collection_paused():
-        assert not gc.isenabled()
-        raise RuntimeError("the batch failed")
-    assert gc.isenabled()
