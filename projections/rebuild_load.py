@@ -10,6 +10,9 @@ ids as text without reading the organisations (the rollup counters, the only thi
 walks the organisation tree, are counted once after the load). Organisation events are
 spread the same way.
 
+Workers read with librdkafka (consumers/bulk_reader.py), not kafka-python: record
+parsing in Python was a quarter of a worker's time.
+
 Each worker applies with the live projector's own code (Projector.process_polled): the
 same handlers, the same version gate, the positions stored in the transaction that
 writes their rows; but it holds its members in memory for the whole load and writes
