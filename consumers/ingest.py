@@ -222,8 +222,9 @@ class Ingest:
         expire, and the group rebalanced again and again). Records polled for a
         partition before its resume are skipped, not handled: the resume seeks back to
         where the store says it stands. A resume that fails is tried again at the next
-        poll (kafka-python only logs a callback's error: with the resume there, such a
-        partition stayed skipped for good after a broker restart). Returns the partitions
+        poll (with the resume in the callback, a failed one left its partition skipped for
+        good after a broker restart; and kafka-python 3 raises a callback's error again
+        from poll). Returns the partitions
         resumed: what was polled for them came from before their seek."""
         assert self._consumer is not None
         resumed = set()

@@ -167,8 +167,8 @@ class Projector:
                         polled = self._consumer.poll(timeout_ms=100, max_records=POLL_RECORDS)
                 try:
                     # A partition whose assignment failed in the rebalance callback (the
-                    # database away: kafka-python only logs a listener's error) is taken
-                    # up here; its records were skipped, and assign seeks back to them.
+                    # database away: the listener logs it) is taken up here; its records
+                    # were skipped, and assign seeks back to them.
                     missing = self._consumer.assignment() - self.positions.keys()
                     if missing:
                         self.assign(sorted(missing))
@@ -388,6 +388,15 @@ class Projector:
     # -- positions ------------------------------------------------------------
 
     def assign(self, tps: list[TopicPartition]) -> None:
+        if self.generation is None:
+            live = self.db.live_generation()
+            if live != self._loaded_generation:
+                # A rebuild went live since the last batch (a rebalance right after a
+                # switch; the old tables may be gone already): every partition takes up
+                # its position there, not only those assigned now.
+                log.info("read models now in generation %d; taking up its positions", live)
+                self._loaded_generation = live
+                tps = list(dict.fromkeys([*self.positions, *tps]))
         rows = self.db.query(
             "SELECT topic, kafka_partition, epoch, next_offset, last_event_id FROM rm_offsets"
             " WHERE consumer = ?",
@@ -483,4 +492,10 @@ class _Rebalance(ConsumerRebalanceListener):
             # Polled ahead during a batch's COPY: the loop takes these partitions up
             # after the transaction (run: assignment() without a position).
             return
-        self.projector.assign(list(assigned))
+        try:
+            self.projector.assign(list(assigned))
+        except Exception as error:
+            # kafka-python 3 raises a listener's error again from poll(), which would end
+            # the loop; the loop takes up a partition left without a position instead
+            # (run: assignment() without a position), once the database answers.
+            log.warning("partitions not taken up in the rebalance (%r); the loop will", error)

@@ -186,3 +186,28 @@ def test_two_projectors_on_one_partition_apply_each_event_once(
         assert first.query("SELECT count(*) FROM rm_audit")[0][0] == len(events)
     finally:
         second.close()
+
+
+def test_a_rebalance_the_database_cannot_answer_leaves_the_partitions_to_the_loop(
+    tmp_path: Path,
+) -> None:
+    """kafka-python 3 raises a rebalance listener's error again from poll(), which would
+    end the projector's loop: the listener must log it and leave the partitions without
+    a position, for the loop to take up once the database answers."""
+    from kafka import TopicPartition
+
+    from consumers.projector import Projector, _Rebalance
+
+    db = Database(Settings(data_dir=tmp_path))
+    try:
+        projector = Projector(Settings(data_dir=tmp_path), db, load_catalog())
+
+        def unanswered(tps: list[TopicPartition]) -> None:
+            raise psycopg.OperationalError("the database restarts")
+
+        projector.assign = unanswered  # type: ignore[method-assign]
+        tp = TopicPartition("registry.member-events", 0)
+        _Rebalance(projector).on_partitions_assigned([tp])
+        assert tp not in projector.positions
+    finally:
+        db.close()
