@@ -27,6 +27,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -163,7 +164,8 @@ def rebuild(
         try:
             projector.take(kafka, tps)
             remaining = None if timeout_s is None else timeout_s - (time.monotonic() - started)
-            _follow(db, projector, kafka, live, new, progress, idle_s, remaining, stop, timings)
+            _follow(db, projector, kafka, live, new, progress, idle_s, remaining, stop, timings,
+                    lambda: _partitions_unchanged(settings, tps))  # fmt: skip
         finally:
             kafka.close(autocommit=False)
         # Queries that read the pointer just before the switch may still be reading the
@@ -189,6 +191,20 @@ def _partitions(settings: Settings) -> list[TopicPartition]:
         return tps
     finally:
         kafka.close(autocommit=False)
+
+
+def _partitions_unchanged(settings: Settings, tps: list[TopicPartition]) -> bool:
+    """Whether the topics still have the partitions the rebuild read. Raises RebuildError
+    when they do not: records in a partition it never read would be missing from its
+    generation (Tansu, restarted, makes every topic again with 4 partitions; on Kafka,
+    partitions can be added)."""
+    now = _partitions(settings)
+    if set(now) != set(tps):
+        raise RebuildError(
+            f"the topics' partitions changed during the rebuild ({len(tps)} -> {len(now)});"
+            " run it again"
+        )
+    return True
 
 
 def _load(
@@ -238,7 +254,10 @@ def _follow(
     timeout_s: float | None,
     stop: threading.Event | None,
     timings: Timings,
+    partitions_unchanged: Callable[[], bool] = lambda: True,
 ) -> None:
+    """Applies what came after the load until idle, then switches when the new
+    generation has reached the live one's positions and still covers every partition."""
     started = last_record = last_bar = time.monotonic()
     while True:
         polled = kafka.poll(  # type: ignore[attr-defined]
@@ -253,7 +272,7 @@ def _follow(
         if progress is not None and now - last_bar > 0.5:
             _bar(progress, new, done, max(done, _target(db, live)))
             last_bar = now
-        if now - last_record >= idle_s and try_switch(db, live, new):
+        if now - last_record >= idle_s and partitions_unchanged() and try_switch(db, live, new):
             timings.switched = time.monotonic()
             if progress is not None:
                 _bar(progress, new, done, done, final=True)

@@ -241,3 +241,60 @@ def test_a_rebuild_killed_while_loading_is_run_again_to_the_same_models(
         finally:
             client.close()
         assert backbone.errors == []
+
+
+def test_a_broker_restart_while_a_rebuild_loads_leaves_the_same_models(
+    tmp_path: Path, broker: LocalBroker, pg_schema: str
+) -> None:
+    """Tansu restarts (every topic gone) while a rebuild's workers load: the relay
+    publishes the store again in a new epoch, and the rebuild still switches to exactly
+    the live read models, or fails and, run again, does. Tansu makes the topics again
+    with 4 partitions, not the 3 they had: a rebuild that read 3 must not switch."""
+    settings = make_settings(tmp_path, broker, pg_schema)
+    with Backbone(settings) as backbone:
+        register_integrator(backbone.store, CITY, ["SH"])
+        client = IntegratorClient(settings, key_secret=b"test")
+        try:
+            sender = Sender(client)
+            sender.establish_city()
+            people = crowd(40)
+            _members(sender, people[:20], "SH-XH-S1-C1")
+            _members(sender, people[20:], "SH-PD-S1-C1")
+            db = backbone.read_models
+            wait_until(
+                lambda: projections_caught_up(db, caused_by(sender.outcomes.values())),
+                what="projections",
+            )
+            before = snapshot(db)
+            outcome: list[object] = []
+
+            def run() -> None:
+                try:
+                    outcome.append(rebuild(settings, progress=None, workers=2, load_records=5,
+                                           drop_after_s=0.2, timeout_s=120))
+                except Exception as error:  # judged below
+                    outcome.append(error)
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            loading = table_name("rm_offsets", 1)
+
+            def loaded_some() -> bool:
+                try:
+                    return db.query(f"SELECT count(*) FROM {loading}", generation=0) != [(0,)]
+                except Exception:  # the table is not made yet
+                    return False
+
+            wait_until(loaded_some, timeout_s=60, what="the first batch loaded")
+            broker.restart()
+            thread.join(timeout=180)
+            assert not thread.is_alive(), "the rebuild neither finished nor failed"
+            if isinstance(outcome[0], Exception):  # failed cleanly: the live one stays
+                assert db.live_generation() == 0
+                assert rebuild(settings, progress=None, drop_after_s=0.2, timeout_s=120) == 1
+            assert db.live_generation() == 1
+            wait_until(lambda: snapshot(db) == before, timeout_s=60,
+                       what="the rebuilt models equal to the live ones")
+        finally:
+            client.close()
+        assert backbone.errors == []
