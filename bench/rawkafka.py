@@ -36,6 +36,11 @@ class Timed:
         return self.count / self.seconds if self.seconds else float("nan")
 
 
+def _partitions_of(kafka: Any, topic_names: Sequence[str]) -> list[TopicPartition]:
+    return [TopicPartition(name, p) for name in topic_names
+            for p in sorted(kafka.partitions_for_topic(name) or set())]  # fmt: skip
+
+
 def consume(settings: Settings, topic_names: Sequence[str], expected: int | None = None,
             idle_s: float = 2.0, timeout_s: float = 300,
             on_record: Callable[[Any], None] | None = None) -> Timed:
@@ -44,10 +49,7 @@ def consume(settings: Settings, topic_names: Sequence[str], expected: int | None
     without any."""
     kafka = consumer(settings, group_id=None)
     try:
-        tps = []
-        for name in topic_names:
-            parts = kafka.partitions_for_topic(name) or set()
-            tps.extend(TopicPartition(name, p) for p in sorted(parts))
+        tps = _partitions_of(kafka, topic_names)
         kafka.assign(tps)
         kafka.seek_to_beginning(*tps)
         count, first, last = 0, None, time.perf_counter()
@@ -78,8 +80,7 @@ def consume_bulk(settings: Settings, topic_names: Sequence[str], expected: int,
     batches a loading worker asks for; done at `expected` records."""
     lookup = consumer(settings, group_id=None)
     try:
-        tps = [TopicPartition(name, p) for name in topic_names
-               for p in sorted(lookup.partitions_for_topic(name) or set())]  # fmt: skip
+        tps = _partitions_of(lookup, topic_names)
     finally:
         lookup.close()
     reader = BulkReader(settings)

@@ -263,9 +263,7 @@ class Projector:
         for tp in revoked:
             works.pop(tp, None)
         if switched is not None:
-            # A rebuild went live: its positions are the ones that match its tables.
-            log.info("read models now in generation %d; taking up its positions", switched)
-            self._loaded_generation = switched
+            # A rebuild went live: assign takes up its positions, which match its tables.
             self.assign(list(self.positions))
             return
         self.positions.update(works)
@@ -388,12 +386,14 @@ class Projector:
     # -- positions ------------------------------------------------------------
 
     def assign(self, tps: list[TopicPartition]) -> None:
+        """Positions of these partitions from the generation followed. A projector that
+        follows the live one reads which one that is first: when a rebuild went live
+        since (seen by a batch, by _follow_live, or by a rebalance right after a switch,
+        when the old tables may be gone already), every partition takes up its position
+        there, not only those asked for."""
         if self.generation is None:
             live = self.db.live_generation()
             if live != self._loaded_generation:
-                # A rebuild went live since the last batch (a rebalance right after a
-                # switch; the old tables may be gone already): every partition takes up
-                # its position there, not only those assigned now.
                 log.info("read models now in generation %d; taking up its positions", live)
                 self._loaded_generation = live
                 tps = list(dict.fromkeys([*self.positions, *tps]))
@@ -448,10 +448,8 @@ class Projector:
         if self.generation is not None or now - self._checked_live < 1.0:
             return
         self._checked_live = now
-        live = self.db.live_generation()
-        if live != self._loaded_generation:
-            self._loaded_generation = live
-            self.assign(list(self.positions))
+        if self.db.live_generation() != self._loaded_generation:
+            self.assign(list(self.positions))  # takes up the live generation's positions
 
     def _guard_idle(self) -> None:
         """A partition quiet for a while may be quiet because the broker lost it and our

@@ -165,7 +165,7 @@ def rebuild(
             projector.take(kafka, tps)
             remaining = None if timeout_s is None else timeout_s - (time.monotonic() - started)
             _follow(db, projector, kafka, live, new, progress, idle_s, remaining, stop, timings,
-                    lambda: _partitions_unchanged(settings, tps))  # fmt: skip
+                    lambda: _check_partitions(settings, tps))  # fmt: skip
         finally:
             kafka.close(autocommit=False)
         # Queries that read the pointer just before the switch may still be reading the
@@ -193,18 +193,17 @@ def _partitions(settings: Settings) -> list[TopicPartition]:
         kafka.close(autocommit=False)
 
 
-def _partitions_unchanged(settings: Settings, tps: list[TopicPartition]) -> bool:
-    """Whether the topics still have the partitions the rebuild read. Raises RebuildError
-    when they do not: records in a partition it never read would be missing from its
-    generation (Tansu, restarted, makes every topic again with 4 partitions; on Kafka,
-    partitions can be added)."""
+def _check_partitions(settings: Settings, tps: list[TopicPartition]) -> None:
+    """Raises RebuildError when the topics no longer have the partitions the rebuild
+    read: records in a partition it never read would be missing from its generation
+    (Tansu, restarted, makes every topic again with 4 partitions; on Kafka, partitions
+    can be added)."""
     now = _partitions(settings)
     if set(now) != set(tps):
         raise RebuildError(
             f"the topics' partitions changed during the rebuild ({len(tps)} -> {len(now)});"
             " run it again"
         )
-    return True
 
 
 def _load(
@@ -254,7 +253,7 @@ def _follow(
     timeout_s: float | None,
     stop: threading.Event | None,
     timings: Timings,
-    partitions_unchanged: Callable[[], bool] = lambda: True,
+    check_partitions: Callable[[], None] = lambda: None,
 ) -> None:
     """Applies what came after the load until idle, then switches when the new
     generation has reached the live one's positions and still covers every partition."""
@@ -272,11 +271,13 @@ def _follow(
         if progress is not None and now - last_bar > 0.5:
             _bar(progress, new, done, max(done, _target(db, live)))
             last_bar = now
-        if now - last_record >= idle_s and partitions_unchanged() and try_switch(db, live, new):
-            timings.switched = time.monotonic()
-            if progress is not None:
-                _bar(progress, new, done, done, final=True)
-            return
+        if now - last_record >= idle_s:
+            check_partitions()
+            if try_switch(db, live, new):
+                timings.switched = time.monotonic()
+                if progress is not None:
+                    _bar(progress, new, done, done, final=True)
+                return
         if stop is not None and stop.is_set():
             raise RebuildError("rebuild stopped before it caught up")
         if timeout_s is not None and now - started > timeout_s:

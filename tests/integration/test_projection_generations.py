@@ -37,7 +37,10 @@ from tests.integration.helpers import (
 COMPARED = [t for t in TABLES if t not in ("rm_offsets", "rm_undecodable")]
 
 
-def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+def snapshot(db: Database) -> Snapshot:
     return {
         table: sorted((tuple(r) for r in db.query(f"SELECT * FROM {table}")), key=repr)
         for table in COMPARED
@@ -161,6 +164,30 @@ def test_two_projectors_in_one_group_count_each_event_once(settings: Settings) -
         assert errors == [] and backbone.errors == []
 
 
+def _forty_members_projected(client: IntegratorClient, db: Database) -> Snapshot:
+    """A city with 40 members in two streets, half of them admitted activists, projected;
+    the read models' snapshot."""
+    sender = Sender(client)
+    sender.establish_city()
+    people = crowd(40)
+    _members(sender, people[:20], "SH-XH-S1-C1")
+    _members(sender, people[20:], "SH-PD-S1-C1")
+    wait_until(
+        lambda: projections_caught_up(db, caused_by(sender.outcomes.values())),
+        what="projections",
+    )
+    return snapshot(db)
+
+
+def _first_batch_loaded(db: Database) -> bool:
+    """Whether a rebuild's generation 1 has stored a position yet."""
+    try:
+        rows = db.query(f"SELECT count(*) FROM {table_name('rm_offsets', 1)}", generation=0)
+    except Exception:  # the table is not made yet
+        return False
+    return rows != [(0,)]
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -201,17 +228,8 @@ def test_a_rebuild_killed_while_loading_is_run_again_to_the_same_models(
         register_integrator(backbone.store, CITY, ["SH"])
         client = IntegratorClient(settings, key_secret=b"test")
         try:
-            sender = Sender(client)
-            sender.establish_city()
-            people = crowd(40)
-            _members(sender, people[:20], "SH-XH-S1-C1")
-            _members(sender, people[20:], "SH-PD-S1-C1")
             db = backbone.read_models
-            wait_until(
-                lambda: projections_caught_up(db, caused_by(sender.outcomes.values())),
-                what="projections",
-            )
-            before = snapshot(db)
+            before = _forty_members_projected(client, db)
             config = tmp_path / "settings.json"
             config.write_text(settings.model_dump_json())
             log = tmp_path / "rebuild.log"
@@ -219,15 +237,11 @@ def test_a_rebuild_killed_while_loading_is_run_again_to_the_same_models(
                 process = subprocess.Popen(
                     [sys.executable, "-c", _REBUILD, str(config)], stdout=out, stderr=out
                 )
-            loading = table_name("rm_offsets", 1)
             workers: list[int] = []
 
             def loaded_some() -> bool:
                 workers.extend(w for w in _children(process.pid) if w not in workers)
-                try:
-                    return db.query(f"SELECT count(*) FROM {loading}", generation=0) != [(0,)]
-                except Exception:  # the table is not made yet
-                    return False
+                return _first_batch_loaded(db)
 
             wait_until(loaded_some, timeout_s=60, what=f"the first batch loaded ({log})")
             process.send_signal(signal.SIGKILL)
@@ -255,17 +269,8 @@ def test_a_broker_restart_while_a_rebuild_loads_leaves_the_same_models(
         register_integrator(backbone.store, CITY, ["SH"])
         client = IntegratorClient(settings, key_secret=b"test")
         try:
-            sender = Sender(client)
-            sender.establish_city()
-            people = crowd(40)
-            _members(sender, people[:20], "SH-XH-S1-C1")
-            _members(sender, people[20:], "SH-PD-S1-C1")
             db = backbone.read_models
-            wait_until(
-                lambda: projections_caught_up(db, caused_by(sender.outcomes.values())),
-                what="projections",
-            )
-            before = snapshot(db)
+            before = _forty_members_projected(client, db)
             outcome: list[object] = []
 
             def run() -> None:
@@ -277,15 +282,8 @@ def test_a_broker_restart_while_a_rebuild_loads_leaves_the_same_models(
 
             thread = threading.Thread(target=run, daemon=True)
             thread.start()
-            loading = table_name("rm_offsets", 1)
-
-            def loaded_some() -> bool:
-                try:
-                    return db.query(f"SELECT count(*) FROM {loading}", generation=0) != [(0,)]
-                except Exception:  # the table is not made yet
-                    return False
-
-            wait_until(loaded_some, timeout_s=60, what="the first batch loaded")
+            wait_until(lambda: _first_batch_loaded(db), timeout_s=60,
+                       what="the first batch loaded")
             broker.restart()
             thread.join(timeout=180)
             assert not thread.is_alive(), "the rebuild neither finished nor failed"
