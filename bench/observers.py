@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
-from itertools import islice
+from typing import Any
 
-from kafka import TopicPartition
+import psycopg
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message
+from confluent_kafka import TopicPartition as RdTopicPartition
 
 from bench.env import connect
-from consumers.kafka import consumer
 from registry.config import Settings
 from schemas import topics
-from schemas.catalog import load_catalog
+from schemas.catalog import Catalog, load_catalog
 
 
 class OutcomeWatcher(threading.Thread):
@@ -34,46 +35,68 @@ class OutcomeWatcher(threading.Thread):
         self.ready = threading.Event()
 
     def run(self) -> None:
-        kafka = consumer(self.settings, group_id=None, fetch_max_wait_ms=10)
+        # librdkafka, as for the publisher: kafka-python's consumer parsing the outcomes
+        # took ~0.15 of a core from the loops measured.
         catalog = load_catalog()
+        kafka = Consumer({
+            "bootstrap.servers": self.settings.kafka_bootstrap,
+            "group.id": "bench-outcomes",  # required by the client; assign() joins no group
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+        })  # fmt: skip
         try:
-            parts: set[int] = set()
-            while not parts and not self.stop.is_set():
-                parts = kafka.partitions_for_topic(self.topic) or set()
-                if not parts:
-                    time.sleep(0.1)
-            tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-            kafka.assign(tps)
-            kafka.seek_to_beginning(*tps)
+            kafka.assign([RdTopicPartition(self.topic, p, OFFSET_BEGINNING)
+                          for p in self._partitions(kafka)])
             self.ready.set()
             while not self.stop.is_set():
-                for records in kafka.poll(timeout_ms=50).values():
-                    now = time.time()
-                    for record in records:
-                        if self.decode:
-                            outcome = catalog.decode(record.value)[1]
-                            request_id = outcome["request_id"]
-                            self.stamps.setdefault(request_id, (
-                                outcome["recorded_at"].timestamp(), record.timestamp / 1000
-                            ))
-                        else:
-                            request_id = record.value.decode()
-                        self.seen.setdefault(request_id, now)
+                # poll returns as soon as a record is there; consume(…, 0) then takes what
+                # else has arrived without waiting (consume with a timeout waits it out
+                # unless the count is reached).
+                first = kafka.poll(0.05)
+                if first is None:
+                    continue
+                now = time.time()
+                for message in (first, *kafka.consume(5000, 0)):
+                    if message.error() is None:
+                        self._saw(message, now, catalog)
         finally:
             kafka.close()
 
+    def _partitions(self, kafka: Consumer) -> list[int]:
+        while not self.stop.is_set():
+            found = kafka.list_topics(self.topic, timeout=10).topics.get(self.topic)
+            if found is not None and found.error is None and found.partitions:
+                return sorted(found.partitions)
+            time.sleep(0.1)
+        return []
+
+    def _saw(self, message: Message, now: float, catalog: Catalog) -> None:
+        value = message.value() or b""
+        if self.decode:
+            outcome = catalog.decode(value)[1]
+            request_id = outcome["request_id"]
+            self.stamps.setdefault(request_id, (
+                outcome["recorded_at"].timestamp(), message.timestamp()[1] / 1000
+            ))  # fmt: skip
+        else:
+            request_id = value.decode()
+        self.seen.setdefault(request_id, now)
 
 class RosterWatcher(threading.Thread):
-    """member id → wall time it first appeared in rm_versions, for the ids asked about."""
+    """member id → wall time it first appeared in rm_versions, for the ids asked about.
 
-    def __init__(self, schema: str, interval_s: float = 0.02, window: int = 2000) -> None:
+    The ids are looked up only when the projector has committed since the last look
+    (its positions in rm_offsets moved, in the same transaction as its rows): looking
+    up a couple of thousand ids every few milliseconds took a sixth of a core from the
+    machine whose latency it measured, and the server's time with it."""
+
+    def __init__(self, schema: str, interval_s: float = 0.01, chunk: int = 2000) -> None:
         super().__init__(name="bench-roster", daemon=True)
         self.schema = schema
         self.interval_s = interval_s
-        self.window = window  # the oldest ids asked about each time (they arrive in order)
+        self.chunk = chunk  # ids asked about in one query
         self.pending: dict[str, None] = {}
         self.seen: dict[str, float] = {}
-        self.stamps: dict[str, tuple[float, float]] = {}
         self.stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -83,20 +106,30 @@ class RosterWatcher(threading.Thread):
 
     def run(self) -> None:
         with connect(self.schema) as conn:
+            looked_at: object = None
             while not self.stop.is_set():
-                with self._lock:
-                    asked = list(islice(self.pending, self.window))
-                if asked:
-                    try:
-                        rows = conn.execute(
-                            "SELECT aggregate_id FROM rm_versions WHERE aggregate_id = ANY(%s)",
-                            (asked,),
-                        ).fetchall()
-                    except Exception:  # the projector has not created its tables yet
-                        rows = []
-                    now = time.time()
-                    with self._lock:
-                        for (member_id,) in rows:
-                            self.seen.setdefault(member_id, now)
-                            self.pending.pop(member_id, None)
+                try:
+                    positions = conn.execute(
+                        "SELECT count(*), coalesce(sum(next_offset), 0), coalesce(sum(epoch), 0)"
+                        " FROM rm_offsets"
+                    ).fetchone()
+                except Exception:  # the projector has not created its tables yet
+                    positions = None
+                if positions is not None and positions != looked_at:
+                    looked_at = positions
+                    self._look_up(conn)
                 self.stop.wait(self.interval_s)
+
+    def _look_up(self, conn: psycopg.Connection[Any]) -> None:
+        with self._lock:
+            asked = list(self.pending)
+        for start in range(0, len(asked), self.chunk):
+            rows = conn.execute(
+                "SELECT aggregate_id FROM rm_versions WHERE aggregate_id = ANY(%s)",
+                (asked[start:start + self.chunk],),
+            ).fetchall()
+            now = time.time()
+            with self._lock:
+                for (member_id,) in rows:
+                    self.seen.setdefault(member_id, now)
+                    self.pending.pop(member_id, None)
