@@ -25,11 +25,13 @@ class Progress:
     measure_rss: Callable[[], float] = rss_mb
     done: threading.Event = field(default_factory=threading.Event)
 
-    def wrap(self, process: Callable[[Any, list[Any]], None]) -> Callable[[Any, list[Any]], None]:
-        def timed(tp: Any, records: list[Any]) -> None:
+    def wrap(self, process: Callable[..., None]) -> Callable[..., None]:
+        """A loop's `process(tp, records, **options)`, counted."""
+
+        def timed(tp: Any, records: list[Any], **options: Any) -> None:
             if self.first is None:
                 self.first = time.perf_counter()
-            process(tp, records)
+            process(tp, records, **options)
             self._handled(len(records))
 
         return timed

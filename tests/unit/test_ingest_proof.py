@@ -105,3 +105,14 @@ def test_a_partition_whose_proof_differs_is_resumed_not_continued(store: Any) ->
     state = ingest.partitions[TP]
     assert (state.incarnation, state.next_offset) == (2, 0)  # read again from its start
     assert consumer.sought[-1] == 0
+
+
+def test_a_backlog_keeps_its_fetched_records_and_is_read_back(store: Any) -> None:
+    settings, events = store
+    log = _records("backlog", 20)
+    ingest, consumer, reader = _ingest(settings, events, log)
+    sought = len(consumer.sought)
+    ingest.process(TP, log[0:10], prove_by_fetch=False)  # the poll was cut by its limit
+    assert len(consumer.sought) == sought  # no seek: what was fetched past it is kept
+    ingest.process(TP, log[10:20], prove_by_fetch=False)
+    assert reader.asked == [9] and _handled(events) == 19
