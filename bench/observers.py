@@ -94,7 +94,7 @@ class RosterWatcher(threading.Thread):
         super().__init__(name="bench-roster", daemon=True)
         self.schema = schema
         self.interval_s = interval_s
-        self.chunk = chunk  # ids asked about in one query
+        self.chunk = chunk  # ids asked about in one query, one query a tick
         self.pending: dict[str, None] = {}
         self.seen: dict[str, float] = {}
         self.stop = threading.Event()
@@ -107,6 +107,7 @@ class RosterWatcher(threading.Thread):
     def run(self) -> None:
         with connect(self.schema) as conn:
             looked_at: object = None
+            to_look_up: list[str] = []  # this pass's ids not looked up yet, oldest first
             while not self.stop.is_set():
                 try:
                     positions = conn.execute(
@@ -117,19 +118,21 @@ class RosterWatcher(threading.Thread):
                     positions = None
                 if positions is not None and positions != looked_at:
                     looked_at = positions
-                    self._look_up(conn)
+                    with self._lock:
+                        to_look_up = list(self.pending)
+                # One query a tick at most: a pass over thousands of pending ids at once
+                # took seconds on the busy machine, each pass longer as more piled up.
+                if to_look_up:
+                    self._look_up(conn, to_look_up[: self.chunk])
+                    del to_look_up[: self.chunk]
                 self.stop.wait(self.interval_s)
 
-    def _look_up(self, conn: psycopg.Connection[Any]) -> None:
+    def _look_up(self, conn: psycopg.Connection[Any], ids: list[str]) -> None:
+        rows = conn.execute(
+            "SELECT aggregate_id FROM rm_versions WHERE aggregate_id = ANY(%s)", (ids,)
+        ).fetchall()
+        now = time.time()
         with self._lock:
-            asked = list(self.pending)
-        for start in range(0, len(asked), self.chunk):
-            rows = conn.execute(
-                "SELECT aggregate_id FROM rm_versions WHERE aggregate_id = ANY(%s)",
-                (asked[start:start + self.chunk],),
-            ).fetchall()
-            now = time.time()
-            with self._lock:
-                for (member_id,) in rows:
-                    self.seen.setdefault(member_id, now)
-                    self.pending.pop(member_id, None)
+            for (member_id,) in rows:
+                self.seen.setdefault(member_id, now)
+                self.pending.pop(member_id, None)
