@@ -253,7 +253,7 @@ def _follow(
     timeout_s: float | None,
     stop: threading.Event | None,
     timings: Timings,
-    check_partitions: Callable[[], None] = lambda: None,
+    check_partitions: Callable[[], None],
 ) -> None:
     """Applies what came after the load until idle, then switches when the new
     generation has reached the live one's positions and still covers every partition."""

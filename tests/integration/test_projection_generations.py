@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +181,20 @@ def _forty_members_projected(client: IntegratorClient, db: Database) -> Snapshot
     return snapshot(db)
 
 
+@contextmanager
+def _forty_members_live(settings: Settings) -> Iterator[tuple[Database, Snapshot]]:
+    """The backbone running on a city of 40 members, projected: its read models and
+    their snapshot. No loop may have failed by the end."""
+    with Backbone(settings) as backbone:
+        register_integrator(backbone.store, CITY, ["SH"])
+        client = IntegratorClient(settings, key_secret=b"test")
+        try:
+            yield backbone.read_models, _forty_members_projected(client, backbone.read_models)
+        finally:
+            client.close()
+        assert backbone.errors == []
+
+
 def _first_batch_loaded(db: Database) -> bool:
     """Whether a rebuild's generation 1 has stored a position yet."""
     try:
@@ -224,37 +240,29 @@ def test_a_rebuild_killed_while_loading_is_run_again_to_the_same_models(
     """kill -9 of `rebuild` while its workers load: they die with it, the live generation
     stays live, and the rebuild run again gives exactly the live read models."""
     settings = make_settings(tmp_path, broker, pg_schema)
-    with Backbone(settings) as backbone:
-        register_integrator(backbone.store, CITY, ["SH"])
-        client = IntegratorClient(settings, key_secret=b"test")
-        try:
-            db = backbone.read_models
-            before = _forty_members_projected(client, db)
-            config = tmp_path / "settings.json"
-            config.write_text(settings.model_dump_json())
-            log = tmp_path / "rebuild.log"
-            with open(log, "wb") as out:
-                process = subprocess.Popen(
-                    [sys.executable, "-c", _REBUILD, str(config)], stdout=out, stderr=out
-                )
-            workers: list[int] = []
+    with _forty_members_live(settings) as (db, before):
+        config = tmp_path / "settings.json"
+        config.write_text(settings.model_dump_json())
+        log = tmp_path / "rebuild.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _REBUILD, str(config)], stdout=out, stderr=out
+            )
+        workers: list[int] = []
 
-            def loaded_some() -> bool:
-                workers.extend(w for w in _children(process.pid) if w not in workers)
-                return _first_batch_loaded(db)
+        def loaded_some() -> bool:
+            workers.extend(w for w in _children(process.pid) if w not in workers)
+            return _first_batch_loaded(db)
 
-            wait_until(loaded_some, timeout_s=60, what=f"the first batch loaded ({log})")
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            assert db.live_generation() == 0, "killed before the switch"
-            wait_until(lambda: not any(_alive(w) for w in workers), timeout_s=15,
-                       what="the loading processes to die with the rebuild")
-            assert rebuild(settings, progress=None, drop_after_s=0.2, timeout_s=120) == 1
-            assert db.live_generation() == 1
-            assert snapshot(db) == before
-        finally:
-            client.close()
-        assert backbone.errors == []
+        wait_until(loaded_some, timeout_s=60, what=f"the first batch loaded ({log})")
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert db.live_generation() == 0, "killed before the switch"
+        wait_until(lambda: not any(_alive(w) for w in workers), timeout_s=15,
+                   what="the loading processes to die with the rebuild")
+        assert rebuild(settings, progress=None, drop_after_s=0.2, timeout_s=120) == 1
+        assert db.live_generation() == 1
+        assert snapshot(db) == before
 
 
 def test_a_broker_restart_while_a_rebuild_loads_leaves_the_same_models(
@@ -265,34 +273,26 @@ def test_a_broker_restart_while_a_rebuild_loads_leaves_the_same_models(
     the live read models, or fails and, run again, does. Tansu makes the topics again
     with 4 partitions, not the 3 they had: a rebuild that read 3 must not switch."""
     settings = make_settings(tmp_path, broker, pg_schema)
-    with Backbone(settings) as backbone:
-        register_integrator(backbone.store, CITY, ["SH"])
-        client = IntegratorClient(settings, key_secret=b"test")
-        try:
-            db = backbone.read_models
-            before = _forty_members_projected(client, db)
-            outcome: list[object] = []
+    with _forty_members_live(settings) as (db, before):
+        outcome: list[object] = []
 
-            def run() -> None:
-                try:
-                    outcome.append(rebuild(settings, progress=None, workers=2, load_records=5,
-                                           drop_after_s=0.2, timeout_s=120))
-                except Exception as error:  # judged below
-                    outcome.append(error)
+        def run() -> None:
+            try:
+                outcome.append(rebuild(settings, progress=None, workers=2, load_records=5,
+                                       drop_after_s=0.2, timeout_s=120))
+            except Exception as error:  # judged below
+                outcome.append(error)
 
-            thread = threading.Thread(target=run, daemon=True)
-            thread.start()
-            wait_until(lambda: _first_batch_loaded(db), timeout_s=60,
-                       what="the first batch loaded")
-            broker.restart()
-            thread.join(timeout=180)
-            assert not thread.is_alive(), "the rebuild neither finished nor failed"
-            if isinstance(outcome[0], Exception):  # failed cleanly: the live one stays
-                assert db.live_generation() == 0
-                assert rebuild(settings, progress=None, drop_after_s=0.2, timeout_s=120) == 1
-            assert db.live_generation() == 1
-            wait_until(lambda: snapshot(db) == before, timeout_s=60,
-                       what="the rebuilt models equal to the live ones")
-        finally:
-            client.close()
-        assert backbone.errors == []
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        wait_until(lambda: _first_batch_loaded(db), timeout_s=60,
+                   what="the first batch loaded")
+        broker.restart()
+        thread.join(timeout=180)
+        assert not thread.is_alive(), "the rebuild neither finished nor failed"
+        if isinstance(outcome[0], Exception):  # failed cleanly: the live one stays
+            assert db.live_generation() == 0
+            assert rebuild(settings, progress=None, drop_after_s=0.2, timeout_s=120) == 1
+        assert db.live_generation() == 1
+        wait_until(lambda: snapshot(db) == before, timeout_s=60,
+                   what="the rebuilt models equal to the live ones")
