@@ -188,8 +188,9 @@ def _base(db: Database, root_id: str, day: date | None) -> tuple[str, tuple[Any,
 
     The subtree is resolved first and passed as a list of ids: PostgreSQL cannot
     estimate the size of a recursive CTE and would hash-join a full table scan, while a
-    list of a district's few hundred organisations makes it walk rm_members_rollup
-    (index-only) once per organisation.
+    list of a district's few hundred organisations makes it walk an index once per
+    organisation: rm_member_timeline_asof as of a day, and now (SQLite only: PostgreSQL
+    reads its counters) rm_members_rollup, index-only.
     """
     ids = sorted(subtree_ids(db, root_id, day))
     marks = ", ".join("?" * len(ids))

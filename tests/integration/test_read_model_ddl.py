@@ -63,10 +63,14 @@ def test_an_index_retired_from_the_read_model_is_dropped_where_found(
         with db.transaction() as cur:  # as an earlier version left it
             cur.execute("CREATE INDEX rm_audit_member_trail ON rm_audit"
                         " (aggregate_id, recorded_at, version)")  # fmt: skip
+            # The wide rollup index, which PostgreSQL's counters made useless there.
+            cur.execute("CREATE INDEX rm_members_rollup ON rm_members"
+                        " (organisation_id, status, stage, sex, birth_date)")  # fmt: skip
         create_tables(db)
         names = {row[0] for row in db.query(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}  # fmt: skip
     finally:
         db.close()
-    assert RETIRED_INDEXES and not names & set(RETIRED_INDEXES)
-    assert "rm_audit_pkey" in names
+    assert {"rm_audit_member_trail", "rm_members_rollup"} <= set(RETIRED_INDEXES["postgres"])
+    assert not names & set(RETIRED_INDEXES["postgres"])
+    assert {"rm_audit_pkey", "rm_members_counted", "rm_members_roster"} <= names
