@@ -100,16 +100,24 @@ _ADDED_TO_EXISTING = (
 )
 _ADD_TO_ANCESTORS = _INSERT_AT_ANCESTORS + _ADDED_TO_EXISTING
 
-# One (sign, member columns) row per counted member row -> its (dimension, value) pairs.
-_MEMBER_KEYS = """SELECT m.organisation_id, k.dimension, k.value, m.sign
-    FROM ({rows}) m(sign, organisation_id, status, stage, sex, birth_date, ethnicity,
-                    education, occupation, admitted_on)
-    CROSS JOIN LATERAL (VALUES ('stage', m.stage), ('sex', m.sex),
+# One (sign, member columns) row per counted member row -> its (dimension, value) pairs:
+# the stage of every active member, the other dimensions of party members only. Those
+# are unfolded for party members alone: unfolding every row into all eight pairs and
+# filtering afterwards took 29 ms for 6,700 new applicants, against 10 ms this way.
+# `materialized`: a trigger's few rows are worked out once for both parts; a recount
+# reads rm_members twice rather than keep a city's rows aside.
+_MEMBER_KEYS = """WITH m(sign, organisation_id, status, stage, sex, birth_date, ethnicity,
+                   education, occupation, admitted_on) AS {materialized} ({rows})
+    SELECT m.organisation_id, 'stage' AS dimension, m.stage AS value, m.sign FROM m
+    WHERE m.status = 'ACTIVE' AND m.stage IS NOT NULL
+    UNION ALL
+    SELECT m.organisation_id, k.dimension, k.value, m.sign FROM m
+    CROSS JOIN LATERAL (VALUES ('sex', m.sex),
         ('ethnicity', m.ethnicity), ('education', m.education),
         ('occupation', m.occupation), ('joined', substr(m.admitted_on, 1, 4)),
         ('born', substr(m.birth_date, 1, 4)), ('birthday', m.birth_date)) k(dimension, value)
-    WHERE m.status = 'ACTIVE' AND k.value IS NOT NULL
-      AND (k.dimension = 'stage' OR m.stage IN ('PROBATIONARY', 'FULL'))"""
+    WHERE m.status = 'ACTIVE' AND m.stage IN ('PROBATIONARY', 'FULL')
+      AND k.value IS NOT NULL"""
 
 _COUNTED = ("organisation_id, status, stage, sex, birth_date, ethnicity, education,"
             " occupation, admitted_on")  # fmt: skip
@@ -136,7 +144,7 @@ def _record_member_deltas(rows: str) -> str:
     within one transaction adds a row version the next one must step over; and the
     counters (the city's above all, shared by every writer) are locked only from the
     fold to the commit, in one ordered statement, not for the whole transaction."""
-    keys = _MEMBER_KEYS.format(rows=rows)
+    keys = _MEMBER_KEYS.format(rows=rows, materialized="MATERIALIZED")
     return f"""INSERT INTO rm_rollup_deltas (organisation_id, dimension, value, n)
     SELECT organisation_id, dimension, value, sum(sign) FROM ({keys}) k
     GROUP BY organisation_id, dimension, value HAVING sum(sign) <> 0;
@@ -180,7 +188,8 @@ def _move_organisations(moved: str) -> str:
 
 # Every counter again from the member rows; deltas kept so far are in those rows.
 _EMPTIED = "DELETE FROM rm_rollup_deltas;\nDELETE FROM rm_rollup_counts;\n"
-_EVERY_MEMBER = _MEMBER_KEYS.format(rows=f"SELECT 1, {_COUNTED} FROM rm_members")
+_EVERY_MEMBER = _MEMBER_KEYS.format(rows=f"SELECT 1, {_COUNTED} FROM rm_members",
+                                    materialized="NOT MATERIALIZED")
 _RECOUNT = _EMPTIED + _ADD_TO_ANCESTORS.format(before="", deltas=_EVERY_MEMBER)
 # The same into counters emptied under locks that keep every other writer of them out
 # (recount): plain inserts. Each ON CONFLICT insertion is a speculative one, checked
