@@ -43,6 +43,11 @@ DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
 # serialization failure): doing it again at once is the remedy. (They are also
 # OperationalErrors, so a loop that does not catch them first waits as for an outage.)
 TRANSACTION_CONFLICT: tuple[type[Exception], ...] = (psycopg.errors.TransactionRollback,)
+# A row whose key is there already (SQLite reports it as its IntegrityError).
+UNIQUE_VIOLATION: tuple[type[Exception], ...] = (
+    psycopg.errors.UniqueViolation,
+    sqlite3.IntegrityError,
+)
 
 
 def prefix(generation: int) -> str:

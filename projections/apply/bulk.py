@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from projections.database import Cursor
@@ -78,20 +79,39 @@ def delete_pairs(
 
 
 def update_rows(
-    cur: Cursor, table: str, key: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+    cur: Cursor,
+    table: str,
+    key: str,
+    columns: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    casts: Mapping[str, str] | None = None,
 ) -> None:
     """Sets `columns` of each row found by `key` to the given values (whole rows, as
-    dicts with the table's column names). On PostgreSQL one UPDATE for all of them: the
-    rows travel as one JSON parameter, typed by the table's own row type."""
+    dicts with the table's column names; values as text, or None). `casts`: the SQL
+    type of each column that is not text.
+
+    On PostgreSQL one UPDATE for all of them, each column's values as one text parameter
+    split by the server (as select_in's keys, with None as a null marker): the same rows
+    as one JSON parameter cost 28 ms of json.dumps and 27 ms of the server's JSON
+    parsing for 2,700 members, the column lists 5 ms to make. Values that hold the
+    separator or the null marker (free text from a member's record could) go as JSON."""
     if not rows:
         return
     if cur.postgres:
+        names = [key, *columns]
+        lists = _column_lists(rows, names)
+        if lists is None:
+            _update_from_json(cur, table, key, columns, rows)
+            return
+        casts = casts or {}
+        arrays = ", ".join(
+            f"string_to_array(?, chr(31), chr(30))::{casts.get(c, 'text')}[]" for c in names
+        )
         cur.execute(
             f"UPDATE {table} t SET ({', '.join(columns)}) = ("
             + ", ".join(f"u.{c}" for c in columns)
-            + f") FROM json_populate_recordset(NULL::{table}, ?::json) u"
-            f" WHERE t.{key} = u.{key}",
-            (json.dumps(list(rows), ensure_ascii=False),),
+            + f") FROM unnest({arrays}) AS u({', '.join(names)}) WHERE t.{key} = u.{key}",
+            tuple(lists),
         )
         return
     cur.executemany(
@@ -100,28 +120,56 @@ def update_rows(
     )
 
 
-def insert_new_keys(
+_NULL = "\x1e"  # ASCII record separator: None in a column's list
+
+
+def _column_lists(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> list[str] | None:
+    """Each column's values joined by the separator, or None if a value holds the
+    separator or the null marker."""
+    columns = zip(*(itemgetter(*names)(row) for row in rows), strict=True)
+    lists = []
+    last = len(rows) - 1
+    for values in columns:
+        joined = _SEPARATOR.join([
+            _NULL if v is None else v if v.__class__ is str else str(v) for v in values
+        ])  # fmt: skip
+        if joined.count(_SEPARATOR) != last or joined.count(_NULL) != values.count(None):
+            return None
+        lists.append(joined)
+    return lists
+
+
+def _update_from_json(
+    cur: Cursor, table: str, key: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    # Typed by the table's own row type.
+    cur.execute(
+        f"UPDATE {table} t SET ({', '.join(columns)}) = ("
+        + ", ".join(f"u.{c}" for c in columns)
+        + f") FROM json_populate_recordset(NULL::{table}, ?::json) u"
+        f" WHERE t.{key} = u.{key}",
+        (json.dumps(list(rows), ensure_ascii=False),),
+    )
+
+
+def insert_keys(
     cur: Cursor, table: str, key: str, value: str, pairs: Sequence[tuple[str, int]]
-) -> int:
-    """Inserts (key, value) rows whose key is not there yet, in key order; returns how
-    many went in. A row another transaction is inserting makes this wait for it, then
-    not count it (PostgreSQL)."""
+) -> None:
+    """Inserts (key, value) rows, in key order; a key already there fails the statement
+    (the engine's unique violation). A row another transaction is inserting makes this
+    wait for it, then fail if it committed (PostgreSQL). Without `ON CONFLICT`: checking
+    each row speculatively and confirming it apart cost 61 ms for 6,700 new keys,
+    against 35 ms."""
     if not pairs:
-        return 0
+        return
     if cur.postgres:
-        # Counted by the command's row count (the rows inserted), not by rows returned:
-        # a batch's new keys are most of its events.
-        return int(cur.execute(
+        cur.execute(
             f"INSERT INTO {table} ({key}, {value}) SELECT * FROM unnest({_TEXTS}, {_INTS})"
-            " ORDER BY 1 ON CONFLICT DO NOTHING",
+            " ORDER BY 1",
             (_joined([k for k, _ in pairs]), _joined([v for _, v in pairs])),
-        ).rowcount)  # fmt: skip
-    inserted = 0
-    for k, v in sorted(pairs):
-        inserted += cur.execute(
-            f"INSERT INTO {table} ({key}, {value}) VALUES (?, ?) ON CONFLICT DO NOTHING", (k, v)
-        ).rowcount
-    return inserted
+        )
+        return
+    cur.executemany(f"INSERT INTO {table} ({key}, {value}) VALUES (?, ?)", sorted(pairs))
 
 
 def update_values(

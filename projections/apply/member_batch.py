@@ -33,6 +33,7 @@ MOVEMENT_COLUMNS = ("member_id", "version", "kind", "effective_date", "organisat
                     "other_organisation_id", "detail", "stage")  # fmt: skip
 TIMELINE_TABLE_COLUMNS = ("member_id", "valid_from", "valid_to", *TIMELINE_COLUMNS.values())
 _UPDATED_COLUMNS = MEMBER_COLUMNS[1:]
+_NOT_TEXT = {"episode": "integer"}
 # An rm_members row (dict) as a tuple in table order.
 member_row = itemgetter(*MEMBER_COLUMNS)
 # History rows (member, version, attribute, effective date, value) in timeline order.
@@ -105,6 +106,7 @@ def _write_members(cur: Cursor, states: Collection[MemberState]) -> None:
         "id",
         _UPDATED_COLUMNS,
         [s.row for s in states if s.row and s.existed and s.changed],
+        casts=_NOT_TEXT,
     )
 
 

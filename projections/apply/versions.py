@@ -13,8 +13,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from projections.apply.bulk import insert_new_keys, select_in, update_values
-from projections.database import Cursor
+from projections.apply.bulk import insert_keys, select_in, update_values
+from projections.database import UNIQUE_VIOLATION, Cursor
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,13 @@ def claim(cur: Cursor, candidates: Sequence[Candidate]) -> tuple[list[Candidate]
             accepted.append(candidate)
         else:
             log.debug("%s v%s not applied (repeat or gap)", aggregate_id, version)
-    first = sorted((a, v) for a, v in current.items() if a not in stored)
-    if insert_new_keys(cur, "rm_versions", "aggregate_id", "version", first) != len(first):
-        raise ConcurrentApply("another projector applied some of these aggregates first")
+    first = [(a, v) for a, v in current.items() if a not in stored]
+    try:
+        insert_keys(cur, "rm_versions", "aggregate_id", "version", first)
+    except UNIQUE_VIOLATION as error:
+        # The transaction is spoilt either way: the caller rolls it back and tries again.
+        raise ConcurrentApply("another projector applied some of these aggregates first"
+                              ) from error  # fmt: skip
     update_values(
         cur,
         "rm_versions",
