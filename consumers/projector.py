@@ -54,6 +54,7 @@ from consumers.partition_log import NoAnswer, RecordReader
 from projections.apply import ConcurrentApply, Event, apply_events
 from projections.database import DATABASE_UNAVAILABLE, TRANSACTION_CONFLICT, Cursor, Database
 from projections.decoding import event_decoder
+from projections.planner_statistics import StatisticsKeeper
 from projections.tables import create_tables
 from registry.config import Settings
 from schemas import topics
@@ -149,6 +150,12 @@ class Projector:
         ensure_topics(self.settings, PROJECTED_TOPICS)
         self._join()
         self._poll_ahead = True
+        # Fresh tables get planner statistics within seconds, not autovacuum's minute
+        # (projections/planner_statistics.py).
+        keeper_stop = threading.Event()
+        keeper = None
+        if self.db.dialect == "postgres":
+            keeper = StatisticsKeeper(self.settings, self.generation).start(keeper_stop)
         try:
             while not stop.is_set():
                 assert self._consumer is not None
@@ -185,6 +192,9 @@ class Projector:
                 except DATABASE_UNAVAILABLE as error:
                     self._wait_for_database(stop, error)
         finally:
+            keeper_stop.set()
+            if keeper is not None:
+                keeper.join(timeout=30)
             self._poll_ahead = False
             self._polled_ahead = {}
             self._consumer.close(autocommit=False)
