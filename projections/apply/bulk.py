@@ -107,12 +107,8 @@ def update_rows(
         arrays = ", ".join(
             f"string_to_array(?, chr(31), chr(30))::{casts.get(c, 'text')}[]" for c in names
         )
-        cur.execute(
-            f"UPDATE {table} t SET ({', '.join(columns)}) = ("
-            + ", ".join(f"u.{c}" for c in columns)
-            + f") FROM unnest({arrays}) AS u({', '.join(names)}) WHERE t.{key} = u.{key}",
-            tuple(lists),
-        )
+        source = f"unnest({arrays}) AS u({', '.join(names)})"
+        cur.execute(_update_from(table, key, columns, source), tuple(lists))
         return
     cur.executemany(
         f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?",
@@ -143,13 +139,16 @@ def _update_from_json(
     cur: Cursor, table: str, key: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
 ) -> None:
     # Typed by the table's own row type.
-    cur.execute(
-        f"UPDATE {table} t SET ({', '.join(columns)}) = ("
-        + ", ".join(f"u.{c}" for c in columns)
-        + f") FROM json_populate_recordset(NULL::{table}, ?::json) u"
-        f" WHERE t.{key} = u.{key}",
-        (json.dumps(list(rows), ensure_ascii=False),),
-    )
+    source = f"json_populate_recordset(NULL::{table}, ?::json) u"
+    cur.execute(_update_from(table, key, columns, source),
+                (json.dumps(list(rows), ensure_ascii=False),))  # fmt: skip
+
+
+def _update_from(table: str, key: str, columns: Sequence[str], source: str) -> str:
+    """UPDATE of `columns` from the rows of `source`, aliased `u`, matched by `key`."""
+    values = ", ".join(f"u.{c}" for c in columns)
+    return (f"UPDATE {table} t SET ({', '.join(columns)}) = ({values}) FROM {source}"
+            f" WHERE t.{key} = u.{key}")  # fmt: skip
 
 
 def insert_keys(

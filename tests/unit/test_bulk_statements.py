@@ -3,8 +3,6 @@ back exactly as given, whatever text they hold."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,21 +10,7 @@ import pytest
 from projections.apply.bulk import insert_keys, update_rows
 from projections.apply.members import MEMBER_COLUMNS
 from projections.database import UNIQUE_VIOLATION, Database
-from projections.tables import create_tables
-from registry.config import Settings
-from tests.conftest import DATABASE_URL
-
-
-@pytest.fixture(name="db", params=["sqlite", "postgres"])
-def db_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    url = None
-    if request.param == "postgres":
-        schema = request.getfixturevalue("pg_schema")
-        url = f"{DATABASE_URL}{'&' if '?' in DATABASE_URL else '?'}schema={schema}"
-    database = Database(Settings(data_dir=tmp_path / "data", database_url=url))
-    create_tables(database)
-    yield database
-    database.close()
+from tests.unit.projection_events import db_fixture  # noqa: F401
 
 
 def _member(member_id: str, **values: Any) -> dict[str, Any]:
