@@ -5,18 +5,19 @@ Why a second client: a rebuild reads every record of the event topics once, and 
 kafka-python the record parsing is Python (a varint call per field, a list and tuple
 per header): a quarter of a loading worker's time at the city (py-spy, 2026-11-26), the
 largest single cost of a load that is CPU-bound on 2 cores. librdkafka parses in C and
-prefetches in a thread of its own while the worker applies. The live loops keep
-kafka-python: their batches are small, and their group membership, rebalance listener
-and read-back checks are built on it.
+prefetches in a thread of its own while the worker applies. The live projector reads
+with it too, while kafka-python keeps its group membership (consumers/group_reader.py);
+the ingest and the read-back checks keep kafka-python.
 
-Only what a partition reader outside any group needs: assign, seek, poll (records by
-partition, the shape kafka-python's poll gives), close. No group, no offset commits:
-positions live in the database (projections/rebuild_load.py).
+Only what a partition reader outside any group needs: assign (or add and remove),
+seek, poll (records by partition, the shape kafka-python's poll gives), close. No group,
+no offset commits: positions live in the database (projections/rebuild_load.py).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -67,20 +68,48 @@ class BulkReader:
             "socket.timeout.ms": 30000,
         }, logger=log)  # fmt: skip
         self._offsets: dict[TopicPartition, int] = {}
+        self._waiting: set[TopicPartition] = set()  # added, not sought yet
+        # A group member's listener adds and removes partitions from kafka-python's IO
+        # thread while the loop's thread polls and seeks (consumers/group_reader.py).
+        self._lock = threading.RLock()
 
     def assign(self, tps: Sequence[TopicPartition]) -> None:
         """Reads these partitions from their start until seek says otherwise."""
-        self._offsets = {tp: 0 for tp in tps}
-        self._reassign()
+        with self._lock:
+            self._offsets = {tp: 0 for tp in tps}
+            self._waiting = set()
+            self._reassign()
+
+    def holds(self, tp: TopicPartition) -> bool:
+        """Whether this partition is assigned (read, or waiting for its first seek)."""
+        with self._lock:
+            return tp in self._offsets or tp in self._waiting
+
+    def add(self, tps: Sequence[TopicPartition]) -> None:
+        """These partitions too, read from where the first seek of each sends it (a
+        group member's new partitions, whose positions the caller looks up): nothing
+        is fetched for one before."""
+        with self._lock:
+            self._waiting.update(tp for tp in tps if tp not in self._offsets)
+
+    def remove(self, tps: Sequence[TopicPartition]) -> None:
+        """No longer read; what was prefetched for them is dropped."""
+        with self._lock:
+            gone = [tp for tp in tps if self._offsets.pop(tp, None) is not None]
+            self._waiting.difference_update(tps)
+            if gone:
+                self._reassign()
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
         # librdkafka's own seek fails on a partition not yet fetching; assigning again
         # with the offsets restarts the partitions' fetches there, and drops what had
         # been prefetched from the old position.
-        if tp not in self._offsets:
-            raise ValueError(f"{tp} is not assigned")
-        self._offsets[tp] = offset
-        self._reassign()
+        with self._lock:
+            if tp not in self._offsets and tp not in self._waiting:
+                raise ValueError(f"{tp} is not assigned")
+            self._waiting.discard(tp)
+            self._offsets[tp] = offset
+            self._reassign()
 
     def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[ReadRecord]]:
         """Up to `max_records` records, by partition, each partition's in offset order;
@@ -114,7 +143,12 @@ class BulkReader:
                 topic, partition, offset, message.key(), message.value(),
                 message.headers() or [],
             ))  # fmt: skip
-            self._offsets[tp] = offset + 1
+        with self._lock:
+            for tp, records in list(polled.items()):
+                if tp in self._offsets:
+                    self._offsets[tp] = records[-1].offset + 1
+                else:
+                    del polled[tp]  # fetched before it was removed
         return polled
 
     def close(self, autocommit: bool = False) -> None:

@@ -31,6 +31,11 @@ exactly as if polled after the commit: a partition whose position moved meanwhil
 batch failed, a restart, a rebalance) is sought back as for any poll (process_polled).
 A rebalance during that poll is taken up after the transaction: the database cannot be
 asked for positions in the middle of a COPY.
+
+Records are fetched and parsed by librdkafka, the group kept by kafka-python
+(consumers/group_reader.py): kafka-python's record parsing in Python was ~15 % of the
+loop's time (py-spy); projections stage 14.6k → 15.4k records/s, median of 5
+alternating runs each.
 """
 
 from __future__ import annotations
@@ -48,8 +53,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from consumers.bulk_reader import BulkReader
 from consumers.collector import collector_paused
+from consumers.group_reader import GroupReader
 from consumers.group_watch import GroupWatch
-from consumers.kafka import consumer, ensure_topics
+from consumers.kafka import ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
 from projections.apply import ConcurrentApply, Event, apply_events
 from projections.database import DATABASE_UNAVAILABLE, TRANSACTION_CONFLICT, Cursor, Database
@@ -203,8 +209,11 @@ class Projector:
 
     def _join(self) -> None:
         self.positions.clear()
-        self._consumer = consumer(self.settings, group_id=GROUP_ID)
-        self._consumer.subscribe(list(PROJECTED_TOPICS), listener=_Rebalance(self))
+        # kafka-python keeps the membership, librdkafka fetches (consumers/group_reader.py);
+        # it takes the calls made here of a kafka-python consumer.
+        reader = GroupReader(self.settings, group_id=GROUP_ID)
+        reader.subscribe(PROJECTED_TOPICS, _Rebalance(self))
+        self._consumer = cast(KafkaConsumer, reader)
 
     def _wait_for_database(self, stop: threading.Event, error: Exception) -> None:
         """The failed batch was rolled back and its positions with it: when the database

@@ -1,0 +1,92 @@
+"""A consumer-group member whose records are fetched and parsed by librdkafka.
+
+The live projector's group membership, rebalance listener and read-back checks are
+built on kafka-python (consumers/kafka.py); only its record parsing is slow: a varint
+call per field and a list and tuple per header, in Python, ~15 % of the projector's time
+in the projections stage (py-spy, 2026-11-26), beside the fastavro decoding that is the
+whole of the baseline. Here kafka-python still joins the group, heartbeats and calls the
+listener, but every partition it is given is paused in it, so it fetches nothing; a
+`BulkReader` (consumers/bulk_reader.py) assigned the same partitions fetches them
+(parsing in C, prefetching in its own thread) and goes where `seek` sends it.
+
+The calls the projector makes of a kafka-python consumer, and only those: subscribe,
+poll, seek, assignment, close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kafka import ConsumerRebalanceListener, TopicPartition
+
+from consumers.bulk_reader import BulkReader, ReadRecord
+from consumers.kafka import consumer
+from registry.config import Settings
+
+
+class GroupReader:
+    def __init__(self, settings: Settings, *, group_id: str) -> None:
+        self._group = consumer(settings, group_id=group_id)
+        self._fetcher = BulkReader(settings)
+
+    def subscribe(self, topics: Sequence[str], listener: ConsumerRebalanceListener) -> None:
+        self._group.subscribe(list(topics), listener=_Fetching(self, listener))
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[ReadRecord]]:
+        # The group's own poll returns no records (its partitions are paused); it finds
+        # the coordinator, joins, and marks this member alive. While it needs to join,
+        # it gets all of the caller's time, as kafka-python's own poll gives it: a join
+        # only goes ahead while a poll waits for it (with polls of 0-5 ms no assignment
+        # came in 20 s), and one that completes while no poll waits is dropped and sent
+        # again (kafka-python 3.0 keeps the task, not its answer): with the fetcher's
+        # wait beside it, a projector rejoined every 3 s and never got its partitions.
+        coordinator = self._group._coordinator
+        if coordinator.coordinator_unknown() or coordinator.need_rejoin():
+            self._group.poll(timeout_ms=timeout_ms, max_records=1)
+            return self._fetcher.poll(0, max_records)
+        self._group.poll(timeout_ms=0, max_records=1)
+        return self._fetcher.poll(timeout_ms, max_records)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        if not self._fetcher.holds(tp):
+            # kafka-python names a new assignment before its IO thread has called the
+            # listener: the loop may seek a partition the listener has yet to add.
+            if tp not in self._group.assignment():
+                raise ValueError(f"{tp} is not assigned to this member")
+            self._assigned([tp])
+        self._fetcher.seek(tp, offset)
+
+    def assignment(self) -> set[TopicPartition]:
+        return self._group.assignment()
+
+    def close(self, autocommit: bool = False) -> None:
+        # The group first: leaving it calls the listener, which stops the fetching.
+        try:
+            self._group.close(autocommit=autocommit)
+        finally:
+            self._fetcher.close()
+
+    def _assigned(self, tps: list[TopicPartition]) -> None:
+        self._group.pause(*tps)
+        self._fetcher.add(tps)
+
+    def _revoked(self, tps: list[TopicPartition]) -> None:
+        self._fetcher.remove(tps)
+
+
+class _Fetching(ConsumerRebalanceListener):
+    """Moves the fetching with the assignment, around the caller's own listener: a
+    partition is fetched before the caller seeks it, and no longer once revoked."""
+
+    def __init__(self, reader: GroupReader, listener: ConsumerRebalanceListener) -> None:
+        self.reader, self.listener = reader, listener
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        try:
+            self.listener.on_partitions_revoked(revoked)
+        finally:
+            self.reader._revoked(list(revoked))
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.reader._assigned(list(assigned))
+        self.listener.on_partitions_assigned(assigned)
