@@ -61,7 +61,8 @@ def _ingest(settings: Settings, members: int, timeout_s: float) -> dict[float, f
         ctx = ingest_context(settings)
         ingest = Ingest(settings, store, ctx)
         progress = _progress(members)
-        ingest.process = progress.wrap(ingest.process)  # type: ignore[method-assign]
+        ingest.process_polled = progress.wrap_polled(  # type: ignore[method-assign]
+            ingest.process_polled)
         run_until_done(ingest.run, progress, timeout_s)
         return progress.rss
     finally:

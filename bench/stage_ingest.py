@@ -62,7 +62,8 @@ def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
     before = store.recorder.max_notification_id() or 0
     ingest = Ingest(settings, store, ctx)
     progress = Progress(total=requests)
-    ingest.process = progress.wrap(ingest.process)  # type: ignore[method-assign]
+    ingest.process_polled = progress.wrap_polled(  # type: ignore[method-assign]
+        ingest.process_polled)
     run_until_done(ingest.run, progress, timeout_s)
     events = (store.recorder.max_notification_id() or 0) - before
     return IngestRun(requests, progress.seconds, dict(progress.rss), events), store

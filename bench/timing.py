@@ -25,27 +25,16 @@ class Progress:
     measure_rss: Callable[[], float] = rss_mb
     done: threading.Event = field(default_factory=threading.Event)
 
-    def wrap(self, process: Callable[..., None]) -> Callable[..., None]:
-        """A loop's `process(tp, records, **options)`, counted."""
+    def wrap_polled(self, process: Callable[..., None]) -> Callable[..., None]:
+        """A loop's `process_polled({partition: records}, **options)`, counted; the
+        clock starts at the first call given records."""
 
-        def timed(tp: Any, records: list[Any], **options: Any) -> None:
-            if self.first is None:
+        def timed(polled: dict[Any, list[Any]], **options: Any) -> None:
+            count = sum(len(records) for records in polled.values())
+            if self.first is None and count:
                 self.first = time.perf_counter()
-            process(tp, records, **options)
-            self._handled(len(records))
-
-        return timed
-
-    def wrap_polled(
-        self, process: Callable[[dict[Any, list[Any]]], None]
-    ) -> Callable[[dict[Any, list[Any]]], None]:
-        """The same for a loop that takes a whole poll ({partition: records}) at once."""
-
-        def timed(polled: dict[Any, list[Any]]) -> None:
-            if self.first is None:
-                self.first = time.perf_counter()
-            process(polled)
-            self._handled(sum(len(records) for records in polled.values()))
+            process(polled, **options)
+            self._handled(count)
 
         return timed
 

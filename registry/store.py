@@ -66,6 +66,7 @@ class EventStore(Application):
 
     def construct_recorder(self) -> ProcessRecorder:
         recorder = self.factory.process_recorder()
+        _track_several(recorder)
         if isinstance(recorder, PostgresApplicationRecorder):
             _send_events_in_binary(recorder)
             _fetch_ids_as_tuples(recorder)
@@ -76,14 +77,19 @@ class EventStore(Application):
         assert isinstance(self.recorder, ProcessRecorder)
         return self.recorder
 
-    def record(self, events: Sequence[Any], tracking: Tracking) -> None:
-        """Saves these events and the tracking record in one transaction: what
-        `self.events.put(events, tracking=tracking)` does, without the `Recording` (and
-        `Notification`) objects it builds for every event and the ingest never reads
-        (~3 us an event here). Raises IntegrityError as it does."""
+    def record(self, events: Sequence[Any], *trackings: Tracking) -> None:
+        """Saves these events and the tracking records (one or more) in one
+        transaction: what `self.events.put(events, tracking=tracking)` does, without
+        the `Recording` (and `Notification`) objects it builds for every event and the
+        ingest never reads (~3 us an event here). Raises IntegrityError as it does,
+        also when any one of the tracking records is not past its name's last."""
+        if not trackings:
+            raise ValueError("record: at least one tracking record")
         to_stored_event = self.mapper.to_stored_event
+        first, *more = trackings
         self.process_recorder.insert_events(
-            [to_stored_event(event) for event in events], tracking=tracking
+            [to_stored_event(event) for event in events], tracking=first,
+            **({MORE_TRACKING: more} if more else {}),
         )
 
     def take(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Aggregate]:
@@ -172,6 +178,26 @@ class EventStore(Application):
         for event in stored:
             events.setdefault(_uuid(event.originator_id), []).append(to_domain_event(event))
         return events
+
+
+MORE_TRACKING = "more_tracking"
+
+
+def _track_several(recorder: ProcessRecorder) -> None:
+    """eventsourcing's process recorders insert the one `tracking` record an
+    `insert_events` is given, in its transaction; the ingest saves several partitions'
+    batches at once, each with its own. The others go in the same way, through the
+    recorder's own `_insert_tracking` (the same statement, the same IntegrityError when
+    one is not past its name's last), before the events."""
+    insert_events = recorder._insert_events  # type: ignore[attr-defined]
+    insert_tracking = recorder._insert_tracking  # type: ignore[attr-defined]
+
+    def _insert_events(cursor: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        for tracking in kwargs.pop(MORE_TRACKING, ()):
+            insert_tracking(cursor, tracking)
+        return insert_events(cursor, stored_events, **kwargs)
+
+    recorder._insert_events = _insert_events  # type: ignore[attr-defined]
 
 
 def _send_events_in_binary(recorder: PostgresApplicationRecorder) -> None:
