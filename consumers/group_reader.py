@@ -43,15 +43,17 @@ class GroupReader:
     def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[ReadRecord]]:
         # The group's own poll returns no records (its partitions are paused); it finds
         # the coordinator, joins, and marks this member alive. While it needs to join,
-        # it gets all of the caller's time, as kafka-python's own poll gives it: a join
-        # only goes ahead while a poll waits for it (with polls of 0-5 ms no assignment
-        # came in 20 s), and one that completes while no poll waits is dropped and sent
-        # again (kafka-python 3.0 keeps the task, not its answer): with the fetcher's
-        # wait beside it, a projector rejoined every 3 s and never got its partitions.
+        # it gets all of the caller's time and nothing is fetched, as kafka-python's own
+        # poll does: a join only goes ahead while a poll waits for it (with polls of
+        # 0-5 ms no assignment came in 20 s), and one that completes while no poll waits
+        # is dropped and sent again (kafka-python 3.0 keeps the task, not its answer):
+        # with the fetcher's wait beside it, a projector rejoined every 3 s and never got
+        # its partitions; records handed out meanwhile would keep the caller busy
+        # elsewhere in the same way.
         coordinator = self._group._coordinator
         if coordinator.coordinator_unknown() or coordinator.need_rejoin():
             self._group.poll(timeout_ms=timeout_ms, max_records=1)
-            return self._fetcher.poll(0, max_records)
+            return {}
         now = time.monotonic()
         if now - self._group_polled >= GROUP_POLL_INTERVAL_S:
             self._group_polled = now

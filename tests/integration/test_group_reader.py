@@ -5,6 +5,7 @@ where its listener seeks, as with kafka-python's own consumer."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -58,13 +59,23 @@ def _member(settings: Settings, start: dict[TopicPartition, int]) -> tuple[Group
 
 def _poll_all(members: list[GroupReader], seconds: float
               ) -> list[dict[TopicPartition, list[Any]]]:
-    """Polls every member in turn for `seconds`; what each read, by partition."""
+    """Polls every member for `seconds`, each in a thread of its own as each projector
+    is a process of its own (kafka-python drops a join that completes while its member
+    is not polling); what each read, by partition."""
     got: list[dict[TopicPartition, list[Any]]] = [{} for _ in members]
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for member, out in zip(members, got, strict=True):
-            for tp, records in member.poll(timeout_ms=50, max_records=500).items():
+
+    def poll(member: GroupReader, out: dict[TopicPartition, list[Any]]) -> None:
+        while time.monotonic() < deadline:
+            for tp, records in member.poll(timeout_ms=100, max_records=500).items():
                 out.setdefault(tp, []).extend(records)
+
+    threads = [threading.Thread(target=poll, args=pair) for pair in zip(members, got,
+                                                                         strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return got
 
 
