@@ -1,7 +1,7 @@
 """A poll's records of several partitions saved in one transaction, each partition with its
 own tracking record (consumers/ingest.py); what cannot be saved together is saved
 partition by partition; and the guard leaves partitions proved since its last round
-alone. The embedded store (SQLite) and stand-ins for the two consumers."""
+alone. Both stores (SQLite, PostgreSQL) and stand-ins for the two consumers."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from registry.config import Settings
 from registry.runtime import ingest_context
 from registry.store import EventStore, open_event_store
 from schemas import topics
+from tests.conftest import DATABASE_URL
 
 A = TopicPartition(topics.CHANGE_REQUESTS, 0)
 B = TopicPartition(topics.CHANGE_REQUESTS, 1)
@@ -57,9 +58,15 @@ class _Reader:
         pass
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    settings = Settings(data_dir=tmp_path)
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """The embedded store, and PostgreSQL's (whose recorder inserts the tracking
+    records with its own statements)."""
+    database_url = None
+    if request.param == "postgres":
+        schema = request.getfixturevalue("pg_schema")
+        database_url = f"{DATABASE_URL}{'&' if '?' in DATABASE_URL else '?'}schema={schema}"
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
     events = open_event_store(settings)
     workload.seed_store(events, ingest_context(settings), workload.organisations("batches"))
     yield settings, events
