@@ -117,8 +117,8 @@ class Ingest:
                                 " the group again", self._group_watch.stuck_after_s)
                     self._consumer.close(autocommit=False)
                     self._join()
-                # A poll spreads its records over the partitions, and each partition's
-                # share is one transaction: ask for a full batch per partition.
+                # A poll spreads its records over the partitions: ask for a full batch
+                # per partition (the whole poll is then one transaction).
                 limit = self.settings.ingest_batch_size * max(1, len(self.partitions))
                 polled = self._consumer.poll(timeout_ms=100, max_records=limit)
                 # A poll cut short by its limit left fetched records behind: a seek back

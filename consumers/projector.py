@@ -34,8 +34,8 @@ asked for positions in the middle of a COPY.
 
 Records are fetched and parsed by librdkafka, the group kept by kafka-python
 (consumers/group_reader.py): kafka-python's record parsing in Python was ~15 % of the
-loop's time (py-spy); projections stage 14.6k → 15.4k records/s, median of 5
-alternating runs each.
+loop's time (py-spy); projections stage +7 % by the median of alternating runs
+(BENCHMARKS.md, session 10).
 """
 
 from __future__ import annotations

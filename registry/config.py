@@ -43,7 +43,12 @@ class Settings(BaseModel):
     cipher_key: str | None = Field(
         None, description="AES key (base64) that encrypts events at rest in the store."
     )
-    ingest_batch_size: int = Field(500, ge=1, description="Change requests per transaction.")
+    ingest_batch_size: int = Field(
+        500,
+        ge=1,
+        description="Change requests per partition in one poll; a poll's requests, all"
+        " partitions together, are saved in one transaction.",
+    )
     relay_batch_size: int = Field(2000, ge=1, description="Events per relay round.")
     fetch_wait_ms: int = Field(
         100,

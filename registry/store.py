@@ -89,7 +89,7 @@ class EventStore(Application):
         first, *more = trackings
         self.process_recorder.insert_events(
             [to_stored_event(event) for event in events], tracking=first,
-            **({MORE_TRACKING: more} if more else {}),
+            **{_MORE_TRACKING: more},
         )
 
     def take(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Aggregate]:
@@ -180,7 +180,7 @@ class EventStore(Application):
         return events
 
 
-MORE_TRACKING = "more_tracking"
+_MORE_TRACKING = "more_tracking"
 
 
 def _track_several(recorder: ProcessRecorder) -> None:
@@ -193,7 +193,7 @@ def _track_several(recorder: ProcessRecorder) -> None:
     insert_tracking = recorder._insert_tracking  # type: ignore[attr-defined]
 
     def _insert_events(cursor: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
-        for tracking in kwargs.pop(MORE_TRACKING, ()):
+        for tracking in kwargs.pop(_MORE_TRACKING, ()):
             insert_tracking(cursor, tracking)
         return insert_events(cursor, stored_events, **kwargs)
 
