@@ -15,7 +15,6 @@ and keeps the epochs.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -23,13 +22,12 @@ from collections import deque
 from dataclasses import dataclass
 
 from eventsourcing.persistence import Tracking
-from kafka import KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
-from kafka.producer.future import FutureRecordMetadata
 
-from consumers.collector import collector_paused
-from consumers.kafka import ensure_topics, producer
+from consumers.kafka import ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
+from consumers.relay_producer import ACKNOWLEDGEMENT_TIMEOUT_S, Acknowledgement, RelayProducer
 from consumers.relay_reader import (
     EVENT_ID_HEADER,
     NEVER_PUBLISHED,
@@ -76,7 +74,7 @@ def _hand_over_order(group: tuple[str, int | None]) -> tuple[int, str, int]:
 @dataclass
 class _Round:
     last_position: int
-    sends: list[tuple[FutureRecordMetadata, str, list[tuple[str, bytes]]]]  # topic, headers
+    sends: list[tuple[Acknowledgement, str, list[tuple[str, bytes]]]]  # topic, headers
 
 
 class Relay:
@@ -89,7 +87,7 @@ class Relay:
         self.store = store
         self.catalog = catalog
         self.recorder = store.process_recorder
-        self._producer: KafkaProducer | None = None
+        self._producer: RelayProducer | None = None
         self._reader: RecordReader | None = None
         # (topic, partition) → (offset, headers) of the last record published there.
         self._last_published: dict[tuple[str, int], tuple[int, list[tuple[str, bytes]]]] = {}
@@ -120,7 +118,7 @@ class Relay:
 
     def warm_up(self) -> None:
         """Connects the producer and starts the reader process (else the first round does)."""
-        self._kafka().partitions_for(RELAYED_TOPICS[0])
+        self._kafka().connect()
         if isinstance(self._pages, ReaderProcess):
             self._pages.start()
 
@@ -160,11 +158,10 @@ class Relay:
             self._sent = self.position
         page = self._pages.read(self._sent + 1, self.settings.relay_batch_size)
         if page.count:
-            # A round's records and futures: the futures' cycles (a record's future and
-            # its batch's) are broken by kafka-python when the batch completes.
-            with collector_paused():
-                self._in_flight.append(self._send(page))
+            self._in_flight.append(self._send(page))
             self._sent = page.last
+        if self._producer is not None:
+            self._producer.serve()
         while self._in_flight and (len(self._in_flight) > ROUNDS_IN_FLIGHT or not page.count):
             self._settle(self._in_flight.popleft())
         return page.count
@@ -172,13 +169,7 @@ class Relay:
     def _send(self, page: Page) -> _Round:
         """Hands one page of the log to the producer: partition by partition, each
         partition's records in store order (an aggregate's events share its key, so its
-        partition), outcomes after the events they caused.
-
-        Handed over in store order, consecutive records went to different partitions, and
-        kafka-python opens a batch and wakes its I/O thread for every record that lands
-        on a partition whose batch it has just sent: a wake-up per three records, each a
-        contest for the interpreter lock. Partition by partition, a round opens about one
-        batch per partition, as a plain producer of the same records would."""
+        partition), outcomes after the events they caused."""
         if self._sealer is not None:
             self._sealer.feed(page.start, page.last, page.leaves)
         kafka = self._kafka()
@@ -190,40 +181,34 @@ class Relay:
             if key_hash is not None:
                 of_topic = partitions.get(topic)
                 if of_topic is None:
-                    of_topic = partitions[topic] = sorted(kafka.partitions_for(topic))
+                    of_topic = partitions[topic] = kafka.partitions_for(topic)
                 partition = of_topic[key_hash % len(of_topic)]  # the default partitioner's
             headers.append(epoch)
             groups.setdefault((topic, partition), []).append((key, value, headers))
-        sends: list[tuple[FutureRecordMetadata, str, list[tuple[str, bytes]]]] = []
-        try:
-            for topic, partition in sorted(groups, key=_hand_over_order):
-                for key, value, headers in groups[(topic, partition)]:
-                    future = kafka.send(topic, key=key, value=value, headers=headers,
-                                        partition=partition)
-                    sends.append((future, topic, headers))
-        except ValueError as error:
-            # A partition the producer no longer knows: the topic changed under this round
-            # (a broker that lost it made it again, with another partition count). The
-            # round is redone from the checkpoint, as after any failed send.
-            raise KafkaError(f"topic changed during the round: {error}") from error
+        sends: list[tuple[Acknowledgement, str, list[tuple[str, bytes]]]] = []
+        # A partition the producer no longer knows (the topic changed under this round:
+        # a broker that lost it made it again, with another partition count) raises
+        # KafkaError: the round is redone from the checkpoint, as after any failed send.
+        for topic, partition in sorted(groups, key=_hand_over_order):
+            for key, value, headers in groups[(topic, partition)]:
+                sends.append((kafka.send(topic, partition, key, value, headers), topic, headers))
         return _Round(page.last, sends)
 
     def _settle(self, round_: _Round) -> None:
         """Waits for a round's acknowledgements, then checkpoints it."""
         lost: tuple[str, int] | None = None
         last_published = self._last_published
-        for future, topic, headers in round_.sends:
-            # A future already acknowledged is read as it is; `get` (a timer each call)
-            # only for those still on their way.
-            if future.is_done and future.exception is None:
-                metadata = future.value
-            else:
-                metadata = future.get(timeout=30)  # raises KafkaError: redone from the checkpoint
-            tp = (topic, metadata.partition)
+        kafka = self._kafka()
+        deadline = time.monotonic() + ACKNOWLEDGEMENT_TIMEOUT_S
+        for acknowledgement, topic, headers in round_.sends:
+            if not acknowledgement.done or acknowledgement.error is not None:
+                # Raises KafkaError (failed, or no answer in time): redone from the checkpoint.
+                kafka.wait_for(acknowledgement, deadline)
+            tp = (topic, acknowledgement.partition)
             previous = last_published.get(tp)
-            if previous is not None and metadata.offset <= previous[0]:
+            if previous is not None and acknowledgement.offset <= previous[0]:
                 lost = tp  # the broker hands out offsets it gave before: it forgot the log
-            last_published[tp] = (metadata.offset, headers)
+            last_published[tp] = (acknowledgement.offset, headers)
         if lost:
             self._start_epoch(self.epoch + 1, f"{lost} was given offsets it had given before")
             return
@@ -318,15 +303,14 @@ class Relay:
 
     # -- clients --------------------------------------------------------------
 
-    def _kafka(self) -> KafkaProducer:
+    def _kafka(self) -> RelayProducer:
         if self._producer is None:
-            self._producer = producer(self.settings)
+            self._producer = RelayProducer(self.settings)
         return self._producer
 
     def _reset_producer(self) -> None:
         if self._producer is not None:
-            with contextlib.suppress(KafkaError):
-                self._producer.close(timeout=1)
+            self._producer.close(timeout=1)
         self._producer = None
 
     def _reader_client(self) -> RecordReader:

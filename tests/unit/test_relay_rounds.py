@@ -7,13 +7,13 @@ from __future__ import annotations
 import base64
 from collections import Counter
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from kafka.errors import KafkaError
 
 from consumers.relay import Relay
+from consumers.relay_producer import Acknowledgement
 from registry.anchors import verify
 from registry.config import Settings
 from schemas import topics
@@ -21,40 +21,41 @@ from schemas.catalog import load_catalog
 from tests.unit.handler_world import C1, World
 
 
-class _Acknowledged:
-    """As kafka-python's future of a record: acknowledged at once, or (every other one)
-    only when asked for its result."""
-
-    def __init__(self, partition: int, offset: int) -> None:
-        self._metadata = SimpleNamespace(partition=partition, offset=offset)
-        self.is_done = offset % 2 == 0
-        self.exception = None
-        self.value = self._metadata if self.is_done else None
-
-    def get(self, timeout: float | None = None) -> Any:
-        self.is_done, self.value = True, self._metadata
-        return self._metadata
-
-
 class _Producer:
+    """As RelayProducer: every other record acknowledged at once, the rest only when
+    the relay waits for them."""
+
     def __init__(self, partitions: int = 3, fail: bool = False) -> None:
         self.partitions = partitions
         self.fail = fail
         self.sent: list[tuple[str, int, bytes | None, dict[str, bytes]]] = []
         self._offsets: Counter[tuple[str, int]] = Counter()
+        self._unanswered: dict[int, tuple[int, int]] = {}  # id(acknowledgement) → answer
 
-    def partitions_for(self, topic: str) -> set[int]:
-        return set(range(self.partitions))
+    def partitions_for(self, topic: str) -> list[int]:
+        return list(range(self.partitions))
 
-    def send(self, topic: str, *, key: bytes | None, value: bytes,
-             headers: list[tuple[str, bytes]], partition: int | None) -> _Acknowledged:
+    def send(self, topic: str, partition: int | None, key: bytes | None, value: bytes,
+             headers: list[tuple[str, bytes]]) -> Acknowledgement:
         if self.fail:
-            raise ValueError(f"Unrecognized partition {partition} for topic {topic}")
+            raise KafkaError(f"{topic}/{partition}: not handed to the producer: unknown partition")
         partition = 0 if partition is None else partition
         offset = self._offsets[(topic, partition)]
         self._offsets[(topic, partition)] += 1
         self.sent.append((topic, partition, key, dict(headers)))
-        return _Acknowledged(partition, offset)
+        acknowledgement = Acknowledgement()
+        if offset % 2 == 0:
+            acknowledgement.partition, acknowledgement.offset = partition, offset
+        else:
+            self._unanswered[id(acknowledgement)] = (partition, offset)
+        return acknowledgement
+
+    def serve(self) -> None:
+        pass
+
+    def wait_for(self, acknowledgement: Acknowledgement, deadline: float) -> None:
+        answer = self._unanswered.pop(id(acknowledgement))
+        acknowledgement.partition, acknowledgement.offset = answer
 
     def close(self, timeout: float | None = None) -> None:
         pass
@@ -110,7 +111,7 @@ def test_a_partition_the_producer_no_longer_knows_redoes_the_round(
     world: World, tmp_path: Path
 ) -> None:
     relay = _relay(world, tmp_path, _Producer(fail=True))
-    with pytest.raises(KafkaError, match="topic changed"):
+    with pytest.raises(KafkaError, match="not handed to the producer"):
         relay.run_once()
     assert relay.position == 0
 
