@@ -21,6 +21,7 @@ from bench.stage_queries import TIMEOUTS, measure_queries
 from bench.stage_rebuild import measure_rebuild, seconds_for_city
 from bench.stage_relay import measure_raw_produce, measure_relay, published_records
 from bench.stats import median, percentile
+from bench.stolen import StolenTime
 from consumers.projector import PROJECTED_TOPICS
 
 log = logging.getLogger("bench")
@@ -139,17 +140,26 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
     samples: Samples = defaultdict(list)
     meta: dict[str, Any] = {"sizes": sizes.name, "runs": sizes.runs,
                             "stages": [s for s in STAGES if s in chosen]}
+    stolen: dict[str, list[float]] = defaultdict(list)  # per part, % of each run
     for r in range(sizes.runs):
         if chosen & {"ingest", "relay", "projections", "rebuild", "memory"}:
             out.write(f"run {r + 1}/{sizes.runs}: pipeline\n")
-            _pipeline(sizes, samples, chosen)
+            with StolenTime() as taken:
+                _pipeline(sizes, samples, chosen)
+            stolen["pipeline"].append(round(taken.percent, 1))
         if "ingest" in chosen:
             out.write(f"run {r + 1}/{sizes.runs}: baselines\n")
-            _baselines(sizes, samples)
+            with StolenTime() as taken:
+                _baselines(sizes, samples)
+            stolen["baselines"].append(round(taken.percent, 1))
         if "e2e" in chosen:
             out.write(f"run {r + 1}/{sizes.runs}: end to end\n")
-            _end_to_end(sizes, samples)
+            with StolenTime() as taken:
+                _end_to_end(sizes, samples)
+            stolen["end to end"].append(round(taken.percent, 1))
         out.flush()
+    # The host's share of the CPU time of each part of each run (bench/stolen.py).
+    meta["cpu % taken by the host (steal), per run"] = dict(stolen)
     figures = [f for f in _figures(sizes, samples) if STAGE_OF_FIGURE[f.stage] in chosen]
     if "queries" in chosen:
         out.write("queries: loading the city\n")

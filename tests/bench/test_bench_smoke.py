@@ -52,3 +52,6 @@ def test_quick_harness_reports_every_stage(tmp_path: Path) -> None:
     document = json.loads(path.read_text(encoding="utf-8"))
     assert len(document["figures"]) == len(figures)
     assert "city" in document
+    stolen = document["cpu % taken by the host (steal), per run"]
+    assert set(stolen) == {"pipeline", "baselines", "end to end"}
+    assert all(0 <= p <= 100 for shares in stolen.values() for p in shares)
