@@ -85,6 +85,8 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
         raw = measure_raw_latency(env, sizes.e2e_rate, min(sizes.e2e_seconds, 10))
     samples["e2e rate"].append(run.rate)
     samples["e2e missing"].append(run.missing)
+    for role, ms in run.cpu_ms.items():
+        samples[f"e2e cpu {role}"].append(ms)
     for name, values in (("outcome", run.outcome_ms), ("roster", run.roster_ms),
                          ("raw", raw.outcome_ms)):
         samples[f"{name} p50"].append(percentile(values, 50))
@@ -96,6 +98,9 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
                                 "sent→seen (broker, integrator)"), run.hops_ms, strict=True)
         if values
     ), file=sys.stderr)
+    print("end to end, CPU ms per request: " + ", ".join(
+        f"{role} {ms:.3f}" for role, ms in run.cpu_ms.items()
+    ) + f" (all {sum(run.cpu_ms.values()):.3f})", file=sys.stderr)
 
 
 def _queries(sizes: Sizes, meta: dict[str, Any]) -> list[Figure]:
@@ -173,6 +178,11 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
     if "e2e" in chosen:
         meta["e2e achieved rate"] = round(median(samples["e2e rate"]), 1)
         meta["e2e requests without outcome or roster at the end"] = samples["e2e missing"]
+        # What each part cost, less swayed by the host than the latencies (bench/cpu_use.py).
+        meta["e2e CPU ms per request (median of runs)"] = {
+            name.removeprefix("e2e cpu "): round(median(values), 3)
+            for name, values in samples.items() if name.startswith("e2e cpu ")
+        }
     return figures, meta
 
 

@@ -4,12 +4,14 @@ integrator, and → member in the read models. Baseline: the same rate through K
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench import workload
 from bench.backbone_process import BackboneProcess
+from bench.cpu_use import cpu_seconds, per_request_ms
 from bench.env import Env
 from bench.observers import OutcomeWatcher, RosterWatcher
 from bench.pacing import paced_publish
@@ -33,6 +35,9 @@ class LatencyRun:
     # Per request, ms: published → recorded by the ingest, recorded → sent by the relay,
     # sent → seen by the integrator (empty for the Kafka-alone baseline).
     hops_ms: tuple[list[float], list[float], list[float]] = ([], [], [])
+    # Per role (ingest, relay, projections, broker, postgres, integrator: this process's
+    # publisher and observers), CPU ms per request over the paced phase and its drain.
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
 
 def _wait(check: object, timeout_s: float) -> bool:
@@ -73,7 +78,10 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
 
     warmup_items = prepared(0, warmup)
     paced_items = prepared(warmup, int(rate * seconds))
-    with BackboneProcess(settings, limit_s=seconds + drain_s + 180):
+    with BackboneProcess(settings, limit_s=seconds + drain_s + 180) as backbone:
+        roles = {**backbone.pids, "integrator": os.getpid()}
+        if env.broker is not None and env.broker.pid is not None:
+            roles["broker"] = env.broker.pid
         outcomes.start()
         roster.start()
         try:
@@ -82,11 +90,13 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
             if not _wait(lambda: len(outcomes.seen) >= warmup and not roster.pending, 120):
                 raise TimeoutError("the backbone did not answer the warm-up requests")
             sent_at.clear()
+            cpu_before = cpu_seconds(roles)
             sent, achieved = paced_publish(
                 settings, topics.CHANGE_REQUESTS, iter(paced_items), rate, seconds, note,
             )
             # Counts, not a walk of every request: this runs every 50 ms beside the loops.
             _wait(lambda: len(outcomes.seen) >= warmup + sent and not roster.pending, drain_s)
+            cpu_ms = per_request_ms(cpu_before, cpu_seconds(roles), sent)
         finally:
             outcomes.stop.set()
             roster.stop.set()
@@ -106,7 +116,7 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
             hops[0].append((recorded - t) * 1000)
             hops[1].append((relayed - recorded) * 1000)
             hops[2].append((outcomes.seen[r] - relayed) * 1000)
-    return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing, hops)
+    return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing, hops, cpu_ms)
 
 
 def measure_raw_latency(env: Env, rate: float, seconds: float) -> LatencyRun:
