@@ -110,9 +110,10 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
     ]
     missing = len(sent_at) - min(len(outcome_ms), len(roster_ms))
     hops: tuple[list[float], list[float], list[float]] = ([], [], [])
+    stamps = outcomes.stamps()
     for r, t in sent_at.items():
-        if r in outcomes.stamps:
-            recorded, relayed = outcomes.stamps[r]
+        if r in stamps:
+            recorded, relayed = stamps[r]
             hops[0].append((recorded - t) * 1000)
             hops[1].append((relayed - recorded) * 1000)
             hops[2].append((outcomes.seen[r] - relayed) * 1000)
