@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from bench.citygen import load_city
@@ -145,23 +145,22 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
     samples: Samples = defaultdict(list)
     meta: dict[str, Any] = {"sizes": sizes.name, "runs": sizes.runs,
                             "stages": [s for s in STAGES if s in chosen]}
+    # The parts of a run, each wanted or not: (name, wanted, what it runs).
+    parts: list[tuple[str, bool, Callable[[], None]]] = [
+        ("pipeline", bool(chosen & {"ingest", "relay", "projections", "rebuild", "memory"}),
+         lambda: _pipeline(sizes, samples, chosen)),
+        ("baselines", "ingest" in chosen, lambda: _baselines(sizes, samples)),
+        ("end to end", "e2e" in chosen, lambda: _end_to_end(sizes, samples)),
+    ]
     stolen: dict[str, list[float]] = defaultdict(list)  # per part, % of each run
     for r in range(sizes.runs):
-        if chosen & {"ingest", "relay", "projections", "rebuild", "memory"}:
-            out.write(f"run {r + 1}/{sizes.runs}: pipeline\n")
+        for name, wanted, run_part in parts:
+            if not wanted:
+                continue
+            out.write(f"run {r + 1}/{sizes.runs}: {name}\n")
             with StolenTime() as taken:
-                _pipeline(sizes, samples, chosen)
-            stolen["pipeline"].append(round(taken.percent, 1))
-        if "ingest" in chosen:
-            out.write(f"run {r + 1}/{sizes.runs}: baselines\n")
-            with StolenTime() as taken:
-                _baselines(sizes, samples)
-            stolen["baselines"].append(round(taken.percent, 1))
-        if "e2e" in chosen:
-            out.write(f"run {r + 1}/{sizes.runs}: end to end\n")
-            with StolenTime() as taken:
-                _end_to_end(sizes, samples)
-            stolen["end to end"].append(round(taken.percent, 1))
+                run_part()
+            stolen[name].append(round(taken.percent, 1))
         out.flush()
     # The host's share of the CPU time of each part of each run (bench/stolen.py).
     meta["cpu % taken by the host (steal), per run"] = dict(stolen)

@@ -14,7 +14,7 @@ from confluent_kafka import TopicPartition as RdTopicPartition
 from bench.env import connect
 from registry.config import Settings
 from schemas import topics
-from schemas.catalog import Catalog, load_catalog
+from schemas.catalog import load_catalog
 
 
 class OutcomeWatcher(threading.Thread):
@@ -84,9 +84,9 @@ class OutcomeWatcher(threading.Thread):
             self.seen[request_id] = now
             self._kept.append((request_id, value, message.timestamp()[1] / 1000))
 
-    def stamps(self, catalog: Catalog | None = None) -> dict[str, tuple[float, float]]:
+    def stamps(self) -> dict[str, tuple[float, float]]:
         """request id → (recorded at, sent at) of its first outcome, in wall seconds."""
-        catalog = catalog or load_catalog()
+        catalog = load_catalog()
         found = {}
         for request_id, value, sent_at in self._kept:
             outcome = catalog.decode(value)[1]

@@ -201,9 +201,8 @@ class Relay:
         kafka = self._kafka()
         deadline = time.monotonic() + ACKNOWLEDGEMENT_TIMEOUT_S
         for acknowledgement, topic, headers in round_.sends:
-            if not acknowledgement.done or acknowledgement.error is not None:
-                # Raises KafkaError (failed, or no answer in time): redone from the checkpoint.
-                kafka.wait_for(acknowledgement, deadline)
+            # Raises KafkaError (failed, or no answer in time): redone from the checkpoint.
+            kafka.wait_for(acknowledgement, deadline)
             tp = (topic, acknowledgement.partition)
             previous = last_published.get(tp)
             if previous is not None and acknowledgement.offset <= previous[0]:

@@ -34,6 +34,8 @@ ACKNOWLEDGEMENT_TIMEOUT_S = 30.0
 # Partition counts are read again after this long: a broker that lost its topics makes
 # them again with its own count (Tansu: 4), and the relay must then key by the new one.
 PARTITIONS_MAX_AGE_S = 5.0
+# librdkafka's RD_KAFKA_PARTITION_UA: the configured partitioner chooses.
+_ANY_PARTITION = -1
 
 
 class Acknowledgement:
@@ -82,7 +84,7 @@ class RelayProducer:
             "queue.buffering.max.kbytes": 1024 * 1024,
         }, logger=log)  # fmt: skip
         self._partitions: dict[str, list[int]] = {}
-        self._partitions_read_at = float("-inf")
+        self._forget_partitions()
 
     def connect(self) -> None:
         """Connects to the broker now, rather than at the first round."""
@@ -102,18 +104,16 @@ class RelayProducer:
 
     def send(self, topic: str, partition: int | None, key: bytes | None, value: bytes,
              headers: list[tuple[str, bytes]]) -> Acknowledgement:
+        """`partition` None: the client's partitioner chooses (a record with no key)."""
         acknowledgement = Acknowledgement()
+        target = _ANY_PARTITION if partition is None else partition
         try:
-            if partition is None:
-                self._producer.produce(topic, value, key, headers=headers,
-                                       on_delivery=acknowledgement)  # fmt: skip
-            else:
-                self._producer.produce(topic, value, key, partition, headers=headers,
-                                       on_delivery=acknowledgement)  # fmt: skip
+            self._producer.produce(topic, value, key, target, headers=headers,
+                                   on_delivery=acknowledgement)  # fmt: skip
         except (KafkaException, BufferError) as error:
             # An unknown partition (the topic changed under the round) or a full queue:
             # the round is redone from the checkpoint, with partitions read again.
-            self._partitions_read_at = float("-inf")
+            self._forget_partitions()
             raise KafkaError(f"{topic}/{partition}: not handed to the producer: {error}") from error
         return acknowledgement
 
@@ -130,7 +130,7 @@ class RelayProducer:
                 raise KafkaError(f"no acknowledgement in {ACKNOWLEDGEMENT_TIMEOUT_S:.0f} s")
             self._producer.poll(min(remaining, 0.1))
         if acknowledgement.error is not None:
-            self._partitions_read_at = float("-inf")
+            self._forget_partitions()
             raise KafkaError(f"record not acknowledged: {acknowledgement.error}")
 
     def close(self, timeout: float = 5.0) -> None:
@@ -139,6 +139,10 @@ class RelayProducer:
         self._producer.flush(timeout)
         self._producer.purge()
         self._producer.poll(0)
+
+    def _forget_partitions(self) -> None:
+        """The next round reads the partition counts again."""
+        self._partitions_read_at = float("-inf")
 
     def _read_partitions(self, topic: str) -> None:
         try:

@@ -54,8 +54,9 @@ class _Producer:
         pass
 
     def wait_for(self, acknowledgement: Acknowledgement, deadline: float) -> None:
-        answer = self._unanswered.pop(id(acknowledgement))
-        acknowledgement.partition, acknowledgement.offset = answer
+        answer = self._unanswered.pop(id(acknowledgement), None)
+        if answer is not None:
+            acknowledgement.partition, acknowledgement.offset = answer
 
     def close(self, timeout: float | None = None) -> None:
         pass
