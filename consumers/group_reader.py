@@ -36,6 +36,12 @@ class GroupReader:
         self._group = consumer(settings, group_id=group_id)
         self._fetcher = BulkReader(settings)
         self._group_polled = 0.0
+        # The partitions this member owns: given by the listener, until it takes them
+        # back. Not kafka-python's assignment(), which still names the partitions it has
+        # just revoked until the rebalance completes: a projector that took those up
+        # again from its loop kept reading them beside their new owner (seen: the new
+        # member applied nothing, every event reached the old one first).
+        self._owned: frozenset[TopicPartition] = frozenset()
 
     def subscribe(self, topics: Sequence[str], listener: ConsumerRebalanceListener) -> None:
         self._group.subscribe(list(topics), listener=_Fetching(self, listener))
@@ -61,16 +67,13 @@ class GroupReader:
         return self._fetcher.poll(timeout_ms, max_records)
 
     def seek(self, tp: TopicPartition, offset: int) -> None:
-        if not self._fetcher.holds(tp):
-            # kafka-python names a new assignment before its IO thread has called the
-            # listener: the loop may seek a partition the listener has yet to add.
-            if tp not in self._group.assignment():
-                raise ValueError(f"{tp} is not assigned to this member")
-            self._assigned([tp])
+        if tp not in self._owned:
+            raise ValueError(f"{tp} is not assigned to this member")
         self._fetcher.seek(tp, offset)
 
     def assignment(self) -> set[TopicPartition]:
-        return self._group.assignment()
+        """The partitions the listener gave this member and has not taken back."""
+        return set(self._owned)
 
     def close(self, autocommit: bool = False) -> None:
         # The group first: leaving it calls the listener, which stops the fetching.
@@ -82,6 +85,10 @@ class GroupReader:
     def _assigned(self, tps: list[TopicPartition]) -> None:
         self._group.pause(*tps)
         self._fetcher.add(tps)
+        self._owned = self._owned | set(tps)
+
+    def _disowned(self, tps: list[TopicPartition]) -> None:
+        self._owned = self._owned - set(tps)
 
     def _revoked(self, tps: list[TopicPartition]) -> None:
         self._fetcher.remove(tps)
@@ -95,6 +102,9 @@ class _Fetching(ConsumerRebalanceListener):
         self.reader, self.listener = reader, listener
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Disowned before the caller's listener drops them, so its loop, looking for
+        # owned partitions it has not taken up, cannot take them up again meanwhile.
+        self.reader._disowned(list(revoked))
         try:
             self.listener.on_partitions_revoked(revoked)
         finally:

@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka import ConsumerRebalanceListener, TopicPartition
 
-from consumers.group_reader import GroupReader
+from consumers.group_reader import GroupReader, _Fetching
 from consumers.kafka import ensure_topics, producer
 from registry.broker import LocalBroker
 from registry.config import Settings
@@ -116,3 +117,53 @@ def test_members_share_the_partitions_and_a_leaver_s_are_taken_over(
     finally:
         for member in members:
             member.close()
+
+
+class _Revoking(ConsumerRebalanceListener):
+    """As the projector's: seeks what it is given; records what the member still names
+    as its own while it drops revoked partitions (the projector's loop looks meanwhile
+    for owned partitions it has not taken up)."""
+
+    def __init__(self, member: GroupReader) -> None:
+        self.member = member
+        self.assigned: set[TopicPartition] = set()
+        self.owned_while_revoking: set[TopicPartition] | None = None
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.owned_while_revoking = self.member.assignment()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.assigned |= set(assigned)
+        for tp in assigned:
+            self.member.seek(tp, 0)
+
+
+def test_revoked_partitions_are_no_longer_the_member_s_while_the_group_rebalances(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
+    # kafka-python's own assignment() still names revoked partitions until the
+    # rebalance completes; a projector that took them up again from its loop read them
+    # beside their new owner. The member's partitions follow the listener instead.
+    settings = make_settings(tmp_path, broker, None)
+    ensure_topics(settings, [TOPIC])
+    member = GroupReader(settings, group_id=f"{GROUP}-owned")
+    listener = _Revoking(member)
+    member.subscribe([TOPIC], listener)
+    try:
+        deadline = time.monotonic() + 30
+        while len(listener.assigned) < settings.partitions and time.monotonic() < deadline:
+            member.poll(timeout_ms=100, max_records=10)
+        tps = {TopicPartition(TOPIC, p) for p in range(settings.partitions)}
+        assert listener.assigned == tps and member.assignment() == tps
+        tp0 = TopicPartition(TOPIC, 0)
+        # A rebalance begins: the listener is told first, kafka-python's assignment
+        # changes only when the group has agreed on the new one.
+        _Fetching(member, listener).on_partitions_revoked([tp0])
+        assert tp0 in member._group.assignment()
+        assert listener.owned_while_revoking == tps - {tp0}
+        assert member.assignment() == tps - {tp0}
+        with pytest.raises(ValueError, match="not assigned"):
+            member.seek(tp0, 0)
+        member.seek(TopicPartition(TOPIC, 1), 0)
+    finally:
+        member.close()
