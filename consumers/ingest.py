@@ -103,6 +103,12 @@ class Ingest:
         # likely uses them again, so they join its one lookup query.
         self._hot: set[UUID] = set()
         self._group_watch = GroupWatch()
+        # The partitions the group gave this member and has not taken back, as its
+        # listener was told. Not kafka-python's assignment(), which still names the
+        # partitions it has just revoked until the rebalance completes: resumed from
+        # it, a revoked partition was handled beside its new owner (consumers/
+        # group_reader.py, where it was seen).
+        self._owned: frozenset[TopicPartition] = frozenset()
 
     # -- the loop -------------------------------------------------------------
 
@@ -146,6 +152,7 @@ class Ingest:
 
     def _join(self) -> None:
         self.partitions.clear()
+        self._owned = frozenset()
         self._consumer = consumer(self.settings, group_id=GROUP_ID)
         self._consumer.subscribe([topics.CHANGE_REQUESTS], listener=_Rebalance(self))
 
@@ -316,7 +323,7 @@ class Ingest:
         resumed: what was polled for them came from before their seek."""
         assert self._consumer is not None
         resumed = set()
-        for tp in self._consumer.assignment() - self.partitions.keys():
+        for tp in self._owned - self.partitions.keys():
             try:
                 self._resume(tp)
             except KafkaError as error:
@@ -325,7 +332,12 @@ class Ingest:
                 resumed.add(tp)
         return resumed
 
+    def own(self, tps: list[TopicPartition]) -> None:
+        self._owned = self._owned | set(tps)
+
     def revoke(self, tps: list[TopicPartition]) -> None:
+        # Disowned first, so the loop cannot resume them again meanwhile.
+        self._owned = self._owned - set(tps)
         for tp in tps:
             self.partitions.pop(tp, None)
 
@@ -466,4 +478,4 @@ class _Rebalance(ConsumerRebalanceListener):
         self.ingest.revoke(list(revoked))
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        pass  # resumed by the loop (Ingest._resume_missing)
+        self.ingest.own(list(assigned))  # resumed by the loop (Ingest._resume_missing)
