@@ -119,8 +119,9 @@ class Ingest:
             while not stop.is_set():
                 assert self._consumer is not None
                 if self._group_watch.stuck():
-                    log.warning("nothing polled %.0f s after the broker lost the log; joining"
-                                " the group again", self._group_watch.stuck_after_s)
+                    log.warning("group membership stuck %.0f s (a rebalance that did not end,"
+                                " or nothing polled after the broker lost the log); joining"
+                                " again", self._group_watch.stuck_after_s)
                     self._consumer.close(autocommit=False)
                     self._join()
                 # A poll spreads its records over the partitions: ask for a full batch
@@ -334,8 +335,10 @@ class Ingest:
 
     def own(self, tps: list[TopicPartition]) -> None:
         self._owned = self._owned | set(tps)
+        self._group_watch.rebalance_ended()
 
     def revoke(self, tps: list[TopicPartition]) -> None:
+        self._group_watch.rebalance_began()
         # Disowned first, so the loop cannot resume them again meanwhile.
         self._owned = self._owned - set(tps)
         for tp in tps:

@@ -132,7 +132,7 @@ class Projector:
         self.positions: dict[TopicPartition, Position] = {}
         self.applied = 0
         self._consumer: KafkaConsumer | None = None
-        self._group_watch = GroupWatch()
+        self.group_watch = GroupWatch()
         self._reader: RecordReader | None = None
         self._last_seen: dict[TopicPartition, float] = {}
         self._checked_live = 0.0
@@ -165,9 +165,10 @@ class Projector:
         try:
             while not stop.is_set():
                 assert self._consumer is not None
-                if self._group_watch.stuck():
-                    log.warning("nothing polled %.0f s after the broker lost the topics;"
-                                " joining the group again", self._group_watch.stuck_after_s)
+                if self.group_watch.stuck():
+                    log.warning("group membership stuck %.0f s (a rebalance that did not end,"
+                                " or nothing polled after the broker lost the topics);"
+                                " joining again", self.group_watch.stuck_after_s)
                     self._polled_ahead = {}
                     self._consumer.close(autocommit=False)
                     self._join()
@@ -186,7 +187,7 @@ class Projector:
                     if missing:
                         self.assign(sorted(missing))
                     if polled:
-                        self._group_watch.records_arrived()
+                        self.group_watch.records_arrived()
                     mine = {tp: rs for tp, rs in polled.items() if tp in self.positions}
                     if mine:
                         self.process_polled(mine)
@@ -365,7 +366,7 @@ class Projector:
                 # The topics were published again from the store: start over here (what
                 # came before in this batch is applied and its position kept).
                 position.epoch, position.next_offset, position.last_event_id = epoch, 0, None
-                self._group_watch.broker_lost()
+                self.group_watch.broker_lost()
                 return True
             if epoch > position.epoch:
                 position.epoch = epoch
@@ -486,7 +487,7 @@ class Projector:
                 continue  # nothing learnt: asked again when the partition is next idle
             if record is None or header(record, topics.CE_ID) != position.last_event_id:
                 log.warning("%s no longer holds what was applied; reading it again", tp)
-                self._group_watch.broker_lost()
+                self.group_watch.broker_lost()
                 position.next_offset, position.last_event_id = 0, None
                 with self.db.transaction(generation=self._loaded_generation) as cur:
                     self._save_position(cur, tp, position)
@@ -502,9 +503,11 @@ class _Rebalance(ConsumerRebalanceListener):
         self.projector = projector
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.projector.group_watch.rebalance_began()
         self.projector.revoke(list(revoked))
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.projector.group_watch.rebalance_ended()
         if self.projector.applying:
             # Polled ahead during a batch's COPY: the loop takes these partitions up
             # after the transaction (run: assignment() without a position).

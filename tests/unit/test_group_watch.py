@@ -1,5 +1,6 @@
 """A group member is made to join again only when nothing comes long after a loss its
-loop noticed, a few times at most (a member with nothing to read also gets nothing)."""
+loop noticed, a few times at most (a member with nothing to read also gets nothing), or
+when its rebalance does not end."""
 
 from __future__ import annotations
 
@@ -64,3 +65,27 @@ def test_a_member_with_nothing_to_read_is_left_alone_after_a_few_joins(clock: Cl
         clock.now += 31
         stuck += watch.stuck()
     assert stuck == 2
+
+
+def test_a_rebalance_that_does_not_end_is_stuck_whatever_was_lost(clock: Clock) -> None:
+    watch = GroupWatch(stuck_after_s=30, max_rejoins=5)
+    watch.rebalance_began()
+    clock.now += 20
+    watch.rebalance_began()  # a join failed and is tried again: the same rebalance
+    clock.now += 9
+    assert not watch.stuck()
+    clock.now += 2
+    assert watch.stuck()
+    assert not watch.stuck()  # the new member is watched from its own first revoke
+    watch.rebalance_began()
+    clock.now += 31
+    assert watch.stuck()
+
+
+def test_a_rebalance_that_ends_is_not_stuck(clock: Clock) -> None:
+    watch = GroupWatch(stuck_after_s=30, max_rejoins=5)
+    watch.rebalance_began()
+    clock.now += 20
+    watch.rebalance_ended()
+    clock.now += 100
+    assert not watch.stuck()
