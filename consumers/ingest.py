@@ -361,6 +361,10 @@ class Ingest:
         self.partitions[tp] = state
         assert self._consumer is not None
         self._consumer.seek(tp, state.next_offset)
+        # Rare (a rebalance, a broker that lost the log): what a resume found is how a
+        # request not answered after such an event is traced.
+        log.info("%s resumed at offset %d of incarnation %d (last handled: %s)", tp,
+                 state.next_offset, state.incarnation, last)
 
     def _new_incarnation(self, tp: TopicPartition, current: int) -> int:
         if current:

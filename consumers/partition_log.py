@@ -23,20 +23,49 @@ class RecordReader:
 
     def at(self, tp: TopicPartition, offset: int, timeout_s: float = 1.5) -> ConsumerRecord | None:
         """The record at `offset`, or None when the partition no longer holds it (it is
-        empty, or its first record from `offset` on is a later one). Raises NoAnswer when
+        empty, ends before `offset`, or its first record from `offset` on is a later
+        one). Raises NoAnswer when
         no record came back in time: a loop that took that for "replaced" re-read whole
-        partitions, or began relay epochs, on a merely busy machine."""
+        partitions, or began relay epochs, on a merely busy machine.
+
+        Right after a broker restart one answer can be stale: a record of the lost log
+        still buffered from a fetch sent before (seen: the ingest resumed a partition
+        after its last request of the old log). The next call fetches afresh and finds
+        the new log shorter, so a loop that checks its partitions again recovers."""
         self._consumer.assign([tp])
         # An empty partition answers 0 on Tansu and Kafka alike; other end offsets are
         # unreliable on Tansu, so the record itself is the proof.
-        if self._consumer.end_offsets([tp]).get(tp, 0) == 0:
+        end = self._consumer.end_offsets([tp]).get(tp, 0)
+        if end == 0:
             return None
+        record = self._first_from(tp, offset, timeout_s)
+        if record is not None:
+            return record if record.offset == offset else None
+        if offset >= end - 1:
+            # Maybe past the log's end: Apache Kafka says so (out of range, and the reset
+            # to the earliest record answers), Tansu answers nothing. Its end offset is
+            # its last batch's start + 1, so that batch's last record is the log's last:
+            # a log that ends before `offset` is not the one that held it. (Taken for
+            # no answer, it left the ingest waiting at that offset for good, and the
+            # requests sent after a restart unanswered.)
+            last = self._first_from(tp, end - 1, timeout_s, last_of_batch=True)
+            if last is not None and last.offset < offset:
+                return None
+        raise NoAnswer(f"no record of {tp} at offset {offset} in {timeout_s:.1f} s")
+
+    def _first_from(self, tp: TopicPartition, offset: int, timeout_s: float, *,
+                    last_of_batch: bool = False) -> ConsumerRecord | None:  # fmt: skip
+        """The first record polled from `offset` on (or the last of that poll), None if
+        none came in time."""
         self._consumer.seek(tp, offset)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for record in self._consumer.poll(timeout_ms=100, max_records=1).get(tp, []):
-                return record if record.offset == offset else None
-        raise NoAnswer(f"no record of {tp} at offset {offset} in {timeout_s:.1f} s")
+            records = self._consumer.poll(
+                timeout_ms=100, max_records=100_000 if last_of_batch else 1
+            ).get(tp, [])
+            if records:
+                return records[-1] if last_of_batch else records[0]
+        return None
 
     def empty(self, tps: list[TopicPartition]) -> bool:
         self._consumer.assign(tps)
