@@ -97,6 +97,11 @@ class Ingest:
         self.ctx = ctx
         self.partitions: dict[TopicPartition, PartitionState] = {}
         self._reader: RecordReader | None = None
+        # Set by a revoke: the next read-back uses a new reader. After a broker restart
+        # (which the group notices as a rebalance) the old one may still hold a fetched
+        # record of the lost log, and a resume that read it back took the partition as
+        # handled up to there (consumers/partition_log.py).
+        self._reader_stale = False
         self._consumer: KafkaConsumer | None = None
         self._last_guard = time.monotonic()
         # Organisations, integrators and tallies the last batch used: the next one most
@@ -339,6 +344,7 @@ class Ingest:
 
     def revoke(self, tps: list[TopicPartition]) -> None:
         self._group_watch.rebalance_began()
+        self._reader_stale = True
         # Disowned first, so the loop cannot resume them again meanwhile.
         self._owned = self._owned - set(tps)
         for tp in tps:
@@ -472,7 +478,12 @@ class Ingest:
         )
 
     def _reader_client(self) -> RecordReader:
-        if self._reader is None:
+        if self._reader is None or self._reader_stale:
+            # Cleared first: a revoke meanwhile (on kafka-python's thread) is then
+            # followed by the reader made here.
+            self._reader_stale = False
+            if self._reader is not None:
+                self._reader.close()
             self._reader = RecordReader(self.settings)
         return self._reader
 

@@ -31,7 +31,8 @@ class RecordReader:
         Right after a broker restart one answer can be stale: a record of the lost log
         still buffered from a fetch sent before (seen: the ingest resumed a partition
         after its last request of the old log). The next call fetches afresh and finds
-        the new log shorter, so a loop that checks its partitions again recovers."""
+        the new log shorter, so a loop that checks its partitions again recovers; the
+        ingest also reads back with a new reader after each rebalance."""
         self._consumer.assign([tp])
         # An empty partition answers 0 on Tansu and Kafka alike; other end offsets are
         # unreliable on Tansu, so the record itself is the proof.
