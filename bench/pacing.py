@@ -17,14 +17,16 @@ from registry.config import Settings
 
 def paced_publish(settings: Settings, topic: str, items: Iterator[tuple[str, bytes, bytes]],
                   rate: float, seconds: float,
-                  on_send: Callable[[str, float], None] | None = None) -> tuple[int, float]:
+                  on_send: Callable[[str, float], None] | None = None,
+                  linger_ms: int = 5) -> tuple[int, float]:
     """Sends (id, key, value) items at `rate` per second for `seconds`; returns how many
-    were sent and the rate achieved. Wall times of sends go to on_send(id, time)."""
+    were sent and the rate achieved. Wall times of sends go to on_send(id, time).
+    `linger_ms`: librdkafka's own default (bench/broker_fetch_cost.py tries others)."""
     kafka = Producer({
         "bootstrap.servers": settings.kafka_bootstrap,
         "acks": "all",
         "enable.idempotence": False,
-        "linger.ms": 5,
+        "linger.ms": linger_ms,
     })  # fmt: skip
     failed: list[str] = []
 
