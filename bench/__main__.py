@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the end-to-end stage's steady request rate (the goal is set at 2,000/s"
              " with --full); a lower one shows the rate at which the latency goals hold")
     parser.add_argument(
+        "--e2e-linger-ms", type=int, metavar="MS",
+        help="how long the end-to-end stage's integrator batches its requests (default 5,"
+             " librdkafka's own; on Tansu, fewer batches cost its fetches less: see"
+             " bench/broker_fetch_cost.py); counted in the latency, from the publish call")
+    parser.add_argument(
         "--stages", type=_stages, default=STAGES, metavar="LIST",
         help=f"comma-separated stages to run (default all: {','.join(STAGES)}); stages"
              " another needs (ingest before relay) run untimed as far as needed")
@@ -46,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = replace(sizes, city_members=args.city_members)
     if args.e2e_rate:
         sizes = replace(sizes, e2e_rate=args.e2e_rate)
+    if args.e2e_linger_ms is not None:
+        sizes = replace(sizes, e2e_linger_ms=args.e2e_linger_ms)
     figures, meta = run_all(sizes, sys.stdout, args.stages)
     write(figures, meta, sys.stdout)
     return 0

@@ -81,8 +81,10 @@ def _baselines(sizes: Sizes, samples: Samples) -> None:
 def _end_to_end(sizes: Sizes, samples: Samples) -> None:
     with bench_env() as env:
         run = measure_end_to_end(env, sizes.e2e_rate, sizes.e2e_seconds,
-                                 drain_s=max(30.0, sizes.e2e_seconds * 3))
-        raw = measure_raw_latency(env, sizes.e2e_rate, min(sizes.e2e_seconds, 10))
+                                 drain_s=max(30.0, sizes.e2e_seconds * 3),
+                                 linger_ms=sizes.e2e_linger_ms)
+        raw = measure_raw_latency(env, sizes.e2e_rate, min(sizes.e2e_seconds, 10),
+                                  linger_ms=sizes.e2e_linger_ms)
     samples["e2e rate"].append(run.rate)
     samples["e2e missing"].append(run.missing)
     for role, ms in run.cpu_ms.items():
@@ -176,6 +178,7 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
     meta["seconds"] = round(time.monotonic() - started, 1)
     if "e2e" in chosen:
         meta["e2e achieved rate"] = round(median(samples["e2e rate"]), 1)
+        meta["e2e integrator linger ms"] = sizes.e2e_linger_ms
         meta["e2e requests without outcome or roster at the end"] = samples["e2e missing"]
         # What each part cost, less swayed by the host than the latencies (bench/cpu_use.py).
         meta["e2e CPU ms per request (median of runs)"] = {
@@ -188,6 +191,8 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
 def _figures(sizes: Sizes, s: Samples) -> list[Figure]:
     n = f"{sizes.requests:,} requests"
     e2e = f"at {sizes.e2e_rate:,.0f}/s"
+    if sizes.e2e_linger_ms != Sizes.e2e_linger_ms:
+        e2e += f", integrator linger {sizes.e2e_linger_ms} ms"
     return [
         figure("ingest", f"requests/s ({n})", "/s", s["ingest"], "1 request per transaction",
                s["ingest 1 per transaction"], ">= 10x"),

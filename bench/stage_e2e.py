@@ -50,7 +50,7 @@ def _wait(check: object, timeout_s: float) -> bool:
 
 
 def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
-                       warmup: int = 20) -> LatencyRun:
+                       warmup: int = 20, linger_ms: int = 5) -> LatencyRun:
     settings = env.settings
     store = open_event_store(settings)
     ctx = ingest_context(settings)
@@ -86,13 +86,14 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
         roster.start()
         try:
             paced_publish(settings, topics.CHANGE_REQUESTS, iter(warmup_items), warmup, 1.0,
-                          note)
+                          note, linger_ms)
             if not _wait(lambda: len(outcomes.seen) >= warmup and not roster.pending, 120):
                 raise TimeoutError("the backbone did not answer the warm-up requests")
             sent_at.clear()
             cpu_before = cpu_seconds(roles)
             sent, achieved = paced_publish(
                 settings, topics.CHANGE_REQUESTS, iter(paced_items), rate, seconds, note,
+                linger_ms,
             )
             # Counts, not a walk of every request: this runs every 50 ms beside the loops.
             _wait(lambda: len(outcomes.seen) >= warmup + sent and not roster.pending, drain_s)
@@ -120,7 +121,8 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
     return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing, hops, cpu_ms)
 
 
-def measure_raw_latency(env: Env, rate: float, seconds: float) -> LatencyRun:
+def measure_raw_latency(env: Env, rate: float, seconds: float, linger_ms: int = 5
+                        ) -> LatencyRun:  # fmt: skip
     """Publish → consume through the broker alone, at the same rate."""
     settings = env.settings
     create_topics(settings, [RAW_TOPIC])
@@ -135,7 +137,7 @@ def measure_raw_latency(env: Env, rate: float, seconds: float) -> LatencyRun:
                 yield f"m{i}", f"k{i % 97}".encode(), f"m{i}".encode()
 
         sent, achieved = paced_publish(settings, RAW_TOPIC, items(), rate, seconds,
-                                       sent_at.__setitem__)
+                                       sent_at.__setitem__, linger_ms)
         _wait(lambda: len(watcher.seen) >= sent, 30)
     finally:
         watcher.stop.set()
