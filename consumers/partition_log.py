@@ -23,16 +23,16 @@ class RecordReader:
 
     def at(self, tp: TopicPartition, offset: int, timeout_s: float = 1.5) -> ConsumerRecord | None:
         """The record at `offset`, or None when the partition no longer holds it (it is
-        empty, ends before `offset`, or its first record from `offset` on is a later
-        one). Raises NoAnswer when
-        no record came back in time: a loop that took that for "replaced" re-read whole
-        partitions, or began relay epochs, on a merely busy machine.
+        empty, it ends before `offset`, or its first record from `offset` on is a later
+        one). Raises NoAnswer when no record came back in time: a loop that took that for
+        "replaced" re-read whole partitions, or began relay epochs, on a merely busy
+        machine.
 
         Right after a broker restart one answer can be stale: a record of the lost log
-        still buffered from a fetch sent before (seen: the ingest resumed a partition
-        after its last request of the old log). The next call fetches afresh and finds
-        the new log shorter, so a loop that checks its partitions again recovers; the
-        ingest also reads back with a new reader after each rebalance."""
+        still buffered from a fetch sent before the restart (seen: the ingest resumed a
+        partition after a record the new log did not have). The next call fetches afresh
+        and finds the new log shorter, so a loop that checks its partitions again
+        recovers; the ingest also reads back with a new reader after each rebalance."""
         self._consumer.assign([tp])
         # An empty partition answers 0 on Tansu and Kafka alike; other end offsets are
         # unreliable on Tansu, so the record itself is the proof.
