@@ -15,29 +15,21 @@ offset through its segment index and has no such growth."""
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 import time
-from collections.abc import Iterator
 
+from bench.cpu_use import cpu_seconds
 from bench.env import bench_env
 from bench.observers import OutcomeWatcher
-from bench.pacing import paced_publish
+from bench.pacing import numbered_records, paced_publish
 from bench.rawkafka import create_topics
 
 TOPIC = "bench.broker.fetch-cost"
 WINDOW_S = 5.0
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _records(count: int) -> Iterator[tuple[str, bytes, bytes]]:
-    for i in range(count):
-        yield f"m{i}", f"k{i % 97}".encode(), f"m{i}".encode()
+def _broker_cpu_s(pid: int) -> float:
+    return cpu_seconds({"broker": pid}, postgres=False)["broker"]
 
 
 def broker_share(rate: float, seconds: float, linger_ms: int) -> list[float]:
@@ -54,17 +46,18 @@ def broker_share(rate: float, seconds: float, linger_ms: int) -> list[float]:
 
         def sample() -> None:
             while not done.is_set():
-                before = cpu_seconds(pid)
+                before = _broker_cpu_s(pid)
                 if done.wait(WINDOW_S):
                     return
-                shares.append(100 * (cpu_seconds(pid) - before) / WINDOW_S)
+                shares.append(100 * (_broker_cpu_s(pid) - before) / WINDOW_S)
 
         try:
             watcher.ready.wait(30)
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            sent, _ = paced_publish(env.settings, TOPIC, _records(int(rate * seconds)), rate,
-                                    seconds, linger_ms=linger_ms)  # fmt: skip
+            records = numbered_records(int(rate * seconds))
+            sent, _ = paced_publish(env.settings, TOPIC, records, rate, seconds,
+                                    linger_ms=linger_ms)  # fmt: skip
             done.set()
             sampler.join()
             # A consumer that fell behind would have fetched less: the figure would not

@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from bench.citygen import load_city
 from bench.env import bench_env
 from bench.figures import Figure, figure
+from bench.pacing import DEFAULT_LINGER_MS
 from bench.sizes import Sizes
 from bench.stage_e2e import measure_end_to_end, measure_raw_latency
 from bench.stage_ingest import measure_ingest, measure_store_writes
@@ -191,7 +192,7 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
 def _figures(sizes: Sizes, s: Samples) -> list[Figure]:
     n = f"{sizes.requests:,} requests"
     e2e = f"at {sizes.e2e_rate:,.0f}/s"
-    if sizes.e2e_linger_ms != Sizes.e2e_linger_ms:
+    if sizes.e2e_linger_ms != DEFAULT_LINGER_MS:
         e2e += f", integrator linger {sizes.e2e_linger_ms} ms"
     return [
         figure("ingest", f"requests/s ({n})", "/s", s["ingest"], "1 request per transaction",

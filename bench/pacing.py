@@ -14,14 +14,24 @@ from confluent_kafka import Producer
 
 from registry.config import Settings
 
+# How long the publisher batches: librdkafka's own default (bench/broker_fetch_cost.py
+# tries others; the end-to-end stage takes --e2e-linger-ms).
+DEFAULT_LINGER_MS = 5
+
+
+def numbered_records(count: int) -> Iterator[tuple[str, bytes, bytes]]:
+    """(id, key, value) items whose value is their id, for a watcher that does not decode
+    (OutcomeWatcher(decode=False) knows a record by its value)."""
+    for i in range(count):
+        yield f"m{i}", f"k{i % 97}".encode(), f"m{i}".encode()
+
 
 def paced_publish(settings: Settings, topic: str, items: Iterator[tuple[str, bytes, bytes]],
                   rate: float, seconds: float,
                   on_send: Callable[[str, float], None] | None = None,
-                  linger_ms: int = 5) -> tuple[int, float]:
+                  linger_ms: int = DEFAULT_LINGER_MS) -> tuple[int, float]:
     """Sends (id, key, value) items at `rate` per second for `seconds`; returns how many
-    were sent and the rate achieved. Wall times of sends go to on_send(id, time).
-    `linger_ms`: librdkafka's own default (bench/broker_fetch_cost.py tries others)."""
+    were sent and the rate achieved. Wall times of sends go to on_send(id, time)."""
     kafka = Producer({
         "bootstrap.servers": settings.kafka_bootstrap,
         "acks": "all",

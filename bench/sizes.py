@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.pacing import DEFAULT_LINGER_MS
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -19,9 +21,9 @@ class Sizes:
     asof_calls: int
     statement_timeout_s: int = 60
     stage_timeout_s: float = 600
-    # The end-to-end stage's publisher (the integrator) batches this long: librdkafka's
-    # default. Many integrators at low rates would make more, smaller batches, not fewer.
-    e2e_linger_ms: int = 5
+    # The end-to-end stage's publisher (the integrator) batches this long. Many
+    # integrators at low rates would make more, smaller batches, not fewer.
+    e2e_linger_ms: int = DEFAULT_LINGER_MS
 
 
 TINY = Sizes("tiny", 1, 200, 50, 200, 50, 2, 2_000, 10, 10, 30, 60)

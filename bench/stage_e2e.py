@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bench import workload
@@ -14,7 +13,7 @@ from bench.backbone_process import BackboneProcess
 from bench.cpu_use import cpu_seconds, per_request_ms
 from bench.env import Env
 from bench.observers import OutcomeWatcher, RosterWatcher
-from bench.pacing import paced_publish
+from bench.pacing import numbered_records, paced_publish
 from bench.rawkafka import create_topics
 from consumers.kafka import ensure_topics
 from consumers.relay import RELAYED_TOPICS
@@ -49,8 +48,8 @@ def _wait(check: object, timeout_s: float) -> bool:
     return False
 
 
-def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
-                       warmup: int = 20, linger_ms: int = 5) -> LatencyRun:
+def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float, *,
+                       linger_ms: int, warmup: int = 20) -> LatencyRun:
     settings = env.settings
     store = open_event_store(settings)
     ctx = ingest_context(settings)
@@ -121,7 +120,7 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float,
     return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing, hops, cpu_ms)
 
 
-def measure_raw_latency(env: Env, rate: float, seconds: float, linger_ms: int = 5
+def measure_raw_latency(env: Env, rate: float, seconds: float, *, linger_ms: int
                         ) -> LatencyRun:  # fmt: skip
     """Publish → consume through the broker alone, at the same rate."""
     settings = env.settings
@@ -131,13 +130,8 @@ def measure_raw_latency(env: Env, rate: float, seconds: float, linger_ms: int = 
     watcher.start()
     try:
         watcher.ready.wait(30)
-
-        def items() -> Iterator[tuple[str, bytes, bytes]]:
-            for i in range(int(rate * seconds)):
-                yield f"m{i}", f"k{i % 97}".encode(), f"m{i}".encode()
-
-        sent, achieved = paced_publish(settings, RAW_TOPIC, items(), rate, seconds,
-                                       sent_at.__setitem__, linger_ms)
+        sent, achieved = paced_publish(settings, RAW_TOPIC, numbered_records(int(rate * seconds)),
+                                       rate, seconds, sent_at.__setitem__, linger_ms)
         _wait(lambda: len(watcher.seen) >= sent, 30)
     finally:
         watcher.stop.set()

@@ -39,9 +39,9 @@ class RecordReader:
         end = self._consumer.end_offsets([tp]).get(tp, 0)
         if end == 0:
             return None
-        record = self._first_from(tp, offset, timeout_s)
-        if record is not None:
-            return record if record.offset == offset else None
+        first = self._records_from(tp, offset, timeout_s, max_records=1)
+        if first:
+            return first[0] if first[0].offset == offset else None
         if offset >= end - 1:
             # Maybe past the log's end: Apache Kafka says so (out of range, and the reset
             # to the earliest record answers), Tansu answers nothing. Its end offset is
@@ -49,24 +49,22 @@ class RecordReader:
             # a log that ends before `offset` is not the one that held it. (Taken for
             # no answer, it left the ingest waiting at that offset for good, and the
             # requests sent after a restart unanswered.)
-            last = self._first_from(tp, end - 1, timeout_s, last_of_batch=True)
-            if last is not None and last.offset < offset:
+            last_batch = self._records_from(tp, end - 1, timeout_s, max_records=100_000)
+            if last_batch and last_batch[-1].offset < offset:
                 return None
         raise NoAnswer(f"no record of {tp} at offset {offset} in {timeout_s:.1f} s")
 
-    def _first_from(self, tp: TopicPartition, offset: int, timeout_s: float, *,
-                    last_of_batch: bool = False) -> ConsumerRecord | None:  # fmt: skip
-        """The first record polled from `offset` on (or the last of that poll), None if
-        none came in time."""
+    def _records_from(self, tp: TopicPartition, offset: int, timeout_s: float, *,
+                      max_records: int) -> list[ConsumerRecord]:  # fmt: skip
+        """The records of the first poll from `offset` on that brings any (at most
+        `max_records`); none if none came in time."""
         self._consumer.seek(tp, offset)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            records = self._consumer.poll(
-                timeout_ms=100, max_records=100_000 if last_of_batch else 1
-            ).get(tp, [])
+            records = self._consumer.poll(timeout_ms=100, max_records=max_records).get(tp, [])
             if records:
-                return records[-1] if last_of_batch else records[0]
-        return None
+                return records
+        return []
 
     def empty(self, tps: list[TopicPartition]) -> bool:
         self._consumer.assign(tps)

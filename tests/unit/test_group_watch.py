@@ -4,6 +4,8 @@ when its rebalance does not end."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from consumers import group_watch
@@ -48,11 +50,20 @@ def test_nothing_polled_long_after_a_loss_is_stuck_and_the_new_member_gets_its_t
     assert watch.stuck()
 
 
-def test_records_after_the_loss_end_the_watch(clock: Clock) -> None:
+@pytest.mark.parametrize(
+    ("began", "ended"),
+    [
+        (GroupWatch.broker_lost, GroupWatch.records_arrived),  # records after the loss
+        (GroupWatch.rebalance_began, GroupWatch.rebalance_ended),  # a rebalance that ends
+    ],
+)
+def test_what_ends_the_watch_in_time_leaves_the_member_alone(
+    clock: Clock, began: Callable[[GroupWatch], None], ended: Callable[[GroupWatch], None]
+) -> None:
     watch = GroupWatch(stuck_after_s=30, max_rejoins=5)
-    watch.broker_lost()
+    began(watch)
     clock.now += 20
-    watch.records_arrived()
+    ended(watch)
     clock.now += 100
     assert not watch.stuck()
 
@@ -80,12 +91,3 @@ def test_a_rebalance_that_does_not_end_is_stuck_whatever_was_lost(clock: Clock) 
     watch.rebalance_began()
     clock.now += 31
     assert watch.stuck()
-
-
-def test_a_rebalance_that_ends_is_not_stuck(clock: Clock) -> None:
-    watch = GroupWatch(stuck_after_s=30, max_rejoins=5)
-    watch.rebalance_began()
-    clock.now += 20
-    watch.rebalance_ended()
-    clock.now += 100
-    assert not watch.stuck()
