@@ -10,10 +10,16 @@ its first minute on such plans, every batch slower than the one before.
 
 A keeper, on its own thread and connection beside the projector, looks every few seconds
 for the generation's tables that hold at least MIN_ROWS rows and were never analyzed or
-changed by more than half since, and analyzes them. ANALYZE reads a fixed sample (30,000
-rows at the default statistics target), and its lock does not hold up the projector's
-writes. Once a table is large, autovacuum's 10 % comes first and the keeper finds
-nothing to do.
+changed by more than half since, and analyzes them, its lock not holding up the
+projector's writes. Once a table is large, autovacuum's 10 % comes first (at the server's
+own statistics target) and the keeper finds nothing to do.
+
+The keeper samples 3,000 rows a table (SAMPLE_TARGET), not the 30,000 of the default
+target: its plans need the tables' sizes and how selective a key is, which that sample
+tells as well, and at the default an ANALYZE of an 80,000-row table took ~150 ms against
+~15 ms (measured). While the projector kept up with 2,000 requests/s, each round of the
+keeper held a core for up to a second, and the requests behind it waited seconds to be
+answered on a machine with no idle core (BENCHMARKS.md, session 13).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ log = logging.getLogger(__name__)
 # Below this a whole-table scan costs about what an index would.
 MIN_ROWS = 1000
 CHECK_EVERY_S = 5.0
+# Rows sampled = 300 x this (see the module's doc).
+SAMPLE_TARGET = 10
 
 # Table names are written into the statement (not passed as parameters) so that the
 # cursor names the generation's own tables, as in every other statement.
@@ -52,6 +60,7 @@ def analyze_stale_tables(db: Database, generation: int | None = None) -> list[st
     with db.transaction(generation=generation) as cur:
         cur.execute(_STALE.format(names=names, min_rows=MIN_ROWS))
         stale = [str(row[0]) for row in cur.fetchall()]
+        cur.execute(f"SET LOCAL default_statistics_target = {SAMPLE_TARGET}")
         for table in stale:
             # Already the generation's name (the catalog answered with it).
             cur.execute(f'ANALYZE "{table}"')

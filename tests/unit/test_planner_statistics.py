@@ -12,7 +12,12 @@ import pytest
 
 from projections.apply.bulk import insert_keys
 from projections.database import Database
-from projections.planner_statistics import MIN_ROWS, StatisticsKeeper, analyze_stale_tables
+from projections.planner_statistics import (
+    MIN_ROWS,
+    SAMPLE_TARGET,
+    StatisticsKeeper,
+    analyze_stale_tables,
+)
 from projections.tables import create_tables
 from registry.config import Settings
 from tests.conftest import DATABASE_URL
@@ -71,6 +76,20 @@ def test_a_grown_table_is_analyzed_once_until_it_grows_by_half(pg: Database) -> 
     assert analyze_stale_tables(pg) == []
     _add_versions(pg, 3 * MIN_ROWS, 1500)
     assert _eventually(lambda: analyze_stale_tables(pg)) == ["rm_versions"]
+
+
+def test_the_keeper_samples_few_rows(pg: Database) -> None:
+    """Its statistics are those of a small sample: a histogram of SAMPLE_TARGET buckets
+    for a key of thousands of distinct values (the server's default would give 100),
+    and the session's own target is left as it was."""
+    _add_versions(pg, 0, 5 * MIN_ROWS)
+    assert _eventually(lambda: analyze_stale_tables(pg)) == ["rm_versions"]
+    [(bounds,)] = pg.query("SELECT array_length(histogram_bounds, 1) FROM pg_stats"
+                           " WHERE schemaname = current_schema() AND tablename = 'rm_versions'"
+                           " AND attname = 'aggregate_id'")  # fmt: skip
+    assert bounds == SAMPLE_TARGET + 1
+    [(target,)] = pg.query("SHOW default_statistics_target")
+    assert target == "100"
 
 
 def test_a_generation_has_its_own_tables_analyzed(pg: Database) -> None:
