@@ -183,6 +183,16 @@ class Database:
         connection = psycopg.connect(
             **self._settings.postgres_connect_args(), autocommit=False, connect_timeout=10
         )
+        with connection.cursor() as cur:
+            # As SQLite's synchronous=NORMAL above: a commit does not wait for the WAL to
+            # reach the disk. Every row here is derived from the topics, and a read
+            # model's offsets are written in the same transaction as its rows, so a
+            # server crash loses its last transactions whole (PostgreSQL replays the WAL
+            # in commit order), and they are read from the topics again; nothing is half
+            # applied or applied twice. The event store keeps full durability (its
+            # commits are what outcomes promise).
+            cur.execute("SET synchronous_commit = off")
+        connection.commit()
         if pg["schema"]:
             with connection.cursor() as cur:
                 cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{pg["schema"]}"')
