@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -88,6 +89,8 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
                                   linger_ms=sizes.e2e_linger_ms)
     samples["e2e rate"].append(run.rate)
     samples["e2e missing"].append(run.missing)
+    checkpoints = run.server_checkpoints
+    samples["e2e server checkpoints"].append(float("nan") if checkpoints is None else checkpoints)
     for role, ms in run.cpu_ms.items():
         samples[f"e2e cpu {role}"].append(ms)
     for name, values in (("outcome", run.outcome_ms), ("roster", run.roster_ms),
@@ -103,7 +106,8 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
     ), file=sys.stderr)
     print("end to end, CPU ms per request: " + ", ".join(
         f"{role} {ms:.3f}" for role, ms in run.cpu_ms.items()
-    ) + f" (all {sum(run.cpu_ms.values()):.3f})", file=sys.stderr)
+    ) + f" (all {sum(run.cpu_ms.values()):.3f}); database checkpoints begun meanwhile:"
+      f" {'?' if checkpoints is None else checkpoints}", file=sys.stderr)
 
 
 def _queries(sizes: Sizes, meta: dict[str, Any]) -> list[Figure]:
@@ -181,6 +185,10 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
         meta["e2e achieved rate"] = round(median(samples["e2e rate"]), 1)
         meta["e2e integrator linger ms"] = sizes.e2e_linger_ms
         meta["e2e requests without outcome or roster at the end"] = samples["e2e missing"]
+        # Beside the latencies: a run a checkpoint fell in had a burst to catch up on.
+        meta["e2e database checkpoints begun in each run"] = [
+            None if math.isnan(n) else int(n) for n in samples["e2e server checkpoints"]
+        ]
         # What each part cost, less swayed by the host than the latencies (bench/cpu_use.py).
         meta["e2e CPU ms per request (median of runs)"] = {
             name.removeprefix("e2e cpu "): round(median(values), 3)

@@ -8,10 +8,12 @@ import os
 import time
 from dataclasses import dataclass, field
 
+import psycopg
+
 from bench import workload
 from bench.backbone_process import BackboneProcess
 from bench.cpu_use import cpu_seconds, per_request_ms
-from bench.env import Env
+from bench.env import Env, connect
 from bench.observers import OutcomeWatcher, RosterWatcher
 from bench.pacing import numbered_records, paced_publish
 from bench.rawkafka import create_topics
@@ -37,6 +39,26 @@ class LatencyRun:
     # Per role (ingest, relay, projections, broker, postgres, integrator: this process's
     # publisher and observers), CPU ms per request over the paced phase and its drain.
     cpu_ms: dict[str, float] = field(default_factory=dict)
+    # Checkpoints the database server began over the same time (None: not known).
+    server_checkpoints: int | None = None
+
+
+def server_checkpoints() -> int | None:
+    """How many checkpoints the server has begun since its statistics were reset. A
+    checkpoint's end (its files synced) and the full pages written after its start took
+    the loops' time in bursts that the outcomes felt for seconds (BENCHMARKS.md, session
+    13), so a run's latency is read beside how many fell within it."""
+    with connect() as conn:
+        for query in (
+            "SELECT num_timed + num_requested FROM pg_stat_checkpointer",  # PostgreSQL 17+
+            "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+        ):
+            try:
+                row = conn.execute(query).fetchone()
+            except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+                continue
+            return int(row[0]) if row else None
+    return None
 
 
 def _wait(check: object, timeout_s: float) -> bool:
@@ -90,6 +112,7 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float, *,
                 raise TimeoutError("the backbone did not answer the warm-up requests")
             sent_at.clear()
             cpu_before = cpu_seconds(roles)
+            checkpoints_before = server_checkpoints()
             sent, achieved = paced_publish(
                 settings, topics.CHANGE_REQUESTS, iter(paced_items), rate, seconds, note,
                 linger_ms,
@@ -97,6 +120,7 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float, *,
             # Counts, not a walk of every request: this runs every 50 ms beside the loops.
             _wait(lambda: len(outcomes.seen) >= warmup + sent and not roster.pending, drain_s)
             cpu_ms = per_request_ms(cpu_before, cpu_seconds(roles), sent)
+            checkpoints_after = server_checkpoints()
         finally:
             outcomes.stop.set()
             roster.stop.set()
@@ -117,7 +141,10 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float, *,
             hops[0].append((recorded - t) * 1000)
             hops[1].append((relayed - recorded) * 1000)
             hops[2].append((outcomes.seen[r] - relayed) * 1000)
-    return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing, hops, cpu_ms)
+    checkpoints = (None if checkpoints_before is None or checkpoints_after is None
+                   else checkpoints_after - checkpoints_before)
+    return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing, hops, cpu_ms,
+                      checkpoints)
 
 
 def measure_raw_latency(env: Env, rate: float, seconds: float, *, linger_ms: int
