@@ -38,7 +38,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from consumers.collector import collector_paused
+from consumers.collector import SurvivorFreezer, collector_paused
 from consumers.group_watch import GroupWatch
 from consumers.kafka import consumer, ensure_topics
 from consumers.partition_log import NoAnswer, RecordReader
@@ -108,6 +108,8 @@ class Ingest:
         # likely uses them again, so they join its one lookup query.
         self._hot: set[UUID] = set()
         self._group_watch = GroupWatch()
+        # The aggregates a batch caches, kept from the collector's passes.
+        self._freezer = SurvivorFreezer()
         # The partitions the group gave this member and has not taken back, as its
         # listener was told. Not kafka-python's assignment(), which still names the
         # partitions it has just revoked until the rebalance completes: resumed from
@@ -254,10 +256,11 @@ class Ingest:
             # frees them, but the allocations set the cycle collector off ~50 times a
             # batch of 500, each pass walking the young objects and now and then every
             # cached aggregate (~18 % of the loop's CPU, measured). Paused for the
-            # batch, which is gone when it is back on: the one pass that follows walks
-            # only what the batch left behind (the aggregates it cached).
+            # batch, which is gone when it is back on; what it left behind (the
+            # aggregates it cached) is frozen first (consumers/collector.py).
             with collector_paused():
                 self._save_batch(ready)
+                self._freezer.batch_done()
             return
         except IntegrityError as error:
             log.warning("batch of %d on %s not saved (%s); %s", sum(map(len, ready.values())),

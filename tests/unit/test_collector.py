@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import gc
 import threading
+import weakref
 
 import pytest
 
-from consumers.collector import collector_paused
+from consumers.collector import SurvivorFreezer, collector_paused
 
 
 def test_overlapping_pauses_end_with_the_last() -> None:
@@ -49,3 +50,36 @@ def test_the_collector_is_back_on_after_a_pause_that_failed() -> None:
         assert not gc.isenabled()
         raise RuntimeError("the batch failed")
     assert gc.isenabled()
+
+
+def test_what_survives_a_batch_is_frozen_until_the_thaw() -> None:
+    now = [0.0]
+    freezer = SurvivorFreezer(thaw_every_s=60, clock=lambda: now[0])
+    try:
+        kept = [{"survivor": i} for i in range(100)]  # tracked by the collector
+        now[0] = 1.0
+        freezer.batch_done()
+        assert gc.get_freeze_count() >= len(kept)
+        now[0] = 61.0
+        freezer.batch_done()  # a minute on: everything goes back to the collector
+        assert gc.get_freeze_count() == 0
+        now[0] = 62.0
+        freezer.batch_done()
+        assert gc.get_freeze_count() >= len(kept)
+    finally:
+        gc.unfreeze()
+
+
+def test_frozen_objects_are_still_freed_when_dropped() -> None:
+    freezer = SurvivorFreezer(thaw_every_s=60, clock=lambda: 1.0)
+    try:
+        class Aggregate:
+            pass
+
+        cache = {"a": Aggregate()}
+        dropped = weakref.ref(cache["a"])
+        freezer.batch_done()
+        del cache["a"]  # as the cache evicts it: reference counting frees it at once
+        assert dropped() is None
+    finally:
+        gc.unfreeze()
