@@ -192,12 +192,10 @@ class Database:
             # applied or applied twice. The event store keeps full durability (its
             # commits are what outcomes promise).
             cur.execute("SET synchronous_commit = off")
-        connection.commit()
-        if pg["schema"]:
-            with connection.cursor() as cur:
+            if pg["schema"]:
                 cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{pg["schema"]}"')
                 cur.execute(f'SET search_path TO "{pg["schema"]}"')
-            connection.commit()
+        connection.commit()
         return connection
 
     def _ensure_pointer(self) -> None:
