@@ -61,6 +61,8 @@ def _pipeline(sizes: Sizes, samples: Samples, stages: frozenset[str]) -> None:
             return
         if stages & {"projections", "rebuild"}:
             samples["raw consume"].append(measure_raw_consume(env, projected).rate)
+            samples["raw consume compiled"].append(
+                measure_raw_consume(env, projected, compiled=True).rate)
         progress = measure_projections(env, projected, sizes.stage_timeout_s)
         samples["projections"].append(progress.rate)
         samples["projections rss 10%"].append(progress.rss.get(0.1, float("nan")))
@@ -181,6 +183,9 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
             log.exception("the queries stage failed")
             meta["queries error"] = repr(error)
     meta["seconds"] = round(time.monotonic() - started, 1)
+    if samples["raw consume compiled"]:
+        meta["projections: consume + decode alone, decoded as the projector does (records/s,"
+             " median)"] = round(median(samples["raw consume compiled"]))
     if "e2e" in chosen:
         meta["e2e achieved rate"] = round(median(samples["e2e rate"]), 1)
         meta["e2e integrator linger ms"] = sizes.e2e_linger_ms

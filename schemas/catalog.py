@@ -29,6 +29,8 @@ class Catalog:
     def __init__(self, schemas: list[dict[str, Any]], history: list[dict[str, Any]] = ()) -> None:
         self.by_name: dict[str, Schema] = {}
         self.by_fingerprint: dict[bytes, Schema] = {}
+        # fingerprint → (writer's name, its body reader), made when first used
+        self._readers: dict[bytes, tuple[str, codec.BodyReader]] = {}
         for source in schemas:
             schema = _make(source)
             self.by_name[schema.name] = schema
@@ -44,13 +46,16 @@ class Catalog:
 
     def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """Returns (schema full name, record); raises a codec.DecodeError on bad bytes."""
-        fp, body = codec.split_header(data)
-        writer = self.by_fingerprint.get(fp)
-        if writer is None:
-            raise codec.UnknownFingerprint(f"no schema with fingerprint {fp.hex()}")
-        reader = self.by_name.get(writer.name, writer)
-        reader_parsed = None if reader is writer else reader.parsed
-        return writer.name, codec.decode_body(body, writer.parsed, reader_parsed)
+        fp = codec.writer_fingerprint(data)
+        found = self._readers.get(fp)
+        if found is None:
+            writer = self.by_fingerprint.get(fp)
+            if writer is None:
+                raise codec.UnknownFingerprint(f"no schema with fingerprint {fp.hex()}")
+            reader = self.by_name.get(writer.name, writer)
+            found = self._readers[fp] = (writer.name, codec.BodyReader(
+                writer.source, writer.parsed, None if reader is writer else reader.parsed))
+        return found[0], found[1].decode(data)
 
     def fingerprint(self, name: str) -> bytes:
         return self.by_name[name].fingerprint

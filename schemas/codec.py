@@ -5,6 +5,7 @@ fingerprint of the writer's schema, then the binary body (Avro specification,
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from schemas import compiled
+from schemas import compiled, compiled_reader
 
 MARKER = b"\xc3\x01"
 HEADER_LENGTH = len(MARKER) + 8
@@ -87,10 +88,47 @@ class Writer:
         return out.getvalue()
 
 
-def split_header(data: bytes) -> tuple[bytes, memoryview]:
+class BodyReader:
+    """Decodes the records of one writer's schema, as `decode_body` does.
+
+    With no reader schema to resolve into (every current schema), the body goes through
+    the decoder compiled from the writer's schema (schemas/compiled_reader.py, ~4× less
+    time than fastavro's for a change request); the rest, and any record the compiled
+    decoder leaves alone, through fastavro. The answer, and the error for bad bytes, are
+    fastavro's either way."""
+
+    def __init__(self, writer_source: dict[str, Any], writer_parsed: Any,
+                 reader_parsed: Any | None = None) -> None:  # fmt: skip
+        self._writer = writer_parsed
+        self._reader = reader_parsed
+        self._compiled: compiled_reader.Read | None = None
+        if reader_parsed is None:
+            with contextlib.suppress(compiled_reader.Unsupported):
+                self._compiled = compiled_reader.compile_reader(writer_source)
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        """The record of a single-object encoding whose header the caller has read."""
+        if self._compiled is not None:
+            if type(data) is not bytes:
+                data = bytes(data)
+            try:
+                record, end = self._compiled(data, HEADER_LENGTH)
+            except Exception:  # fastavro gives the answer, or its error
+                pass
+            else:
+                if end == len(data):
+                    return record
+        return self.decode_with_fastavro(data)
+
+    def decode_with_fastavro(self, data: bytes) -> dict[str, Any]:
+        return decode_body(memoryview(data)[HEADER_LENGTH:], self._writer, self._reader)
+
+
+def writer_fingerprint(data: bytes) -> bytes:
+    """The fingerprint in a single-object encoding's header."""
     if len(data) < HEADER_LENGTH or data[:2] != MARKER:
         raise BadMarker(f"not Avro single-object encoded: starts with {bytes(data[:2]).hex()!r}")
-    return bytes(data[2:HEADER_LENGTH]), memoryview(data)[HEADER_LENGTH:]
+    return bytes(data[2:HEADER_LENGTH])
 
 
 def decode_body(
