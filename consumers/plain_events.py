@@ -28,6 +28,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+from registry.store_json import StoreTranscoder
+
 __all__ = ["PlainEvents", "uuid_text"]
 
 _HEX32 = re.compile("[0-9a-f]{32}").fullmatch
@@ -55,10 +57,10 @@ class PlainEvents:
     def __init__(self, transcoder: Transcoder) -> None:
         self._mapper: Mapper[UUID] = Mapper(transcoder=transcoder)
         self._text_ids: JSONTranscoder | None = None
-        # Another transcoder than eventsourcing's JSON one may decode otherwise: its
-        # events all go through the mapper.
-        if type(transcoder) is JSONTranscoder:
-            self._text_ids = JSONTranscoder()
+        # Another transcoder than eventsourcing's JSON one (or the store's, which reads
+        # the same JSON) may decode otherwise: its events all go through the mapper.
+        if type(transcoder) in (JSONTranscoder, StoreTranscoder):
+            self._text_ids = type(transcoder)()
             for transcoding in transcoder.names.values():
                 self._text_ids.register(transcoding)
             self._text_ids.register(_UUIDAsText())

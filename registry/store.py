@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
     ProgrammingError,
     StoredEvent,
     Tracking,
+    Transcoder,
     Transcoding,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -30,6 +31,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from registry.config import Settings
+from registry.store_json import StoreTranscoder
 
 
 class DateAsISO(Transcoding):
@@ -58,6 +60,15 @@ class EventStore(Application):
     """The system of record. Only its repository and recorder are used by the adapters."""
 
     name = "registry"
+
+    def construct_transcoder(self) -> Transcoder:
+        """eventsourcing's JSON, by orjson (registry/store_json.py), unless the
+        environment names another transcoder (TRANSCODER_TOPIC)."""
+        if self.factory.env.get(self.factory.TRANSCODER_TOPIC):
+            return super().construct_transcoder()
+        transcoder = StoreTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
