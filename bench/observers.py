@@ -140,8 +140,11 @@ class RosterWatcher(threading.Thread):
                 self.stop.wait(self.interval_s)
 
     def _look_up(self, conn: psycopg.Connection[Any], ids: list[str]) -> None:
+        # The ids as one text, split by the server: psycopg's dumping of a list of 2,000
+        # strings was a sixth of this process's samples (py-spy) on the machine measured.
         rows = conn.execute(
-            "SELECT aggregate_id FROM rm_versions WHERE aggregate_id = ANY(%s)", (ids,)
+            "SELECT aggregate_id FROM rm_versions"
+            " WHERE aggregate_id = ANY(string_to_array(%s, ','))", (",".join(ids),)
         ).fetchall()
         now = time.time()
         with self._lock:
