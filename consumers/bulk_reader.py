@@ -47,7 +47,7 @@ class ReadRecord(NamedTuple):
 class BulkReader:
     """Partitions read from given offsets, outside any consumer group."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, prefetch_kbytes: int = 32 * 1024) -> None:
         if settings.kafka_bootstrap is None:
             raise ValueError("kafka_bootstrap: a bulk reader needs the broker's address")
         self._consumer = Consumer({
@@ -64,7 +64,7 @@ class BulkReader:
             "max.partition.fetch.bytes": MAX_RECORD_BYTES,
             "receive.message.max.bytes": 64 * 1024 * 1024 + 1024 * 1024,
             # The prefetch queue: enough for a batch or two ahead, not the whole topic.
-            "queued.max.messages.kbytes": 32 * 1024,
+            "queued.max.messages.kbytes": prefetch_kbytes,
             "socket.timeout.ms": 30000,
         }, logger=log)  # fmt: skip
         self._offsets: dict[TopicPartition, int] = {}
