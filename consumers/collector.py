@@ -22,7 +22,7 @@ from contextlib import contextmanager
 __all__ = ["SurvivorFreezer", "collector_paused"]
 
 # How long objects stay frozen at most (SurvivorFreezer): garbage in reference cycles
-# among them waits this long, and then the next full pass, to be collected.
+# among them waits this long to be collected.
 THAW_EVERY_S = 60.0
 
 _lock = threading.Lock()
@@ -55,7 +55,7 @@ class SurvivorFreezer:
     13). Frozen objects (`gc.freeze`) are still freed by reference counting the moment
     nothing refers to them (an aggregate the cache drops); only garbage in reference
     cycles would stay, so once every `thaw_every_s` everything frozen is given back to
-    the collector (`gc.unfreeze`), whose next full pass walks it once."""
+    the collector (`gc.unfreeze`) and walked by a full pass, which frees that garbage."""
 
     def __init__(self, thaw_every_s: float = THAW_EVERY_S,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
@@ -70,5 +70,10 @@ class SurvivorFreezer:
         if now - self._thawed_at >= self.thaw_every_s:
             self._thawed_at = now
             gc.unfreeze()
+            # A full pass now, not whenever the collector's own thresholds would call
+            # one: they do not count what a thaw gives back, and in a 12-minute run the
+            # ingest's memory grew from 196 to 416 MiB (cyclic garbage, among it
+            # kafka-python's timeouts with their tracebacks and frames, uncollected).
+            gc.collect()
         else:
             gc.freeze()

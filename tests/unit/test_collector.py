@@ -70,6 +70,31 @@ def test_what_survives_a_batch_is_frozen_until_the_thaw() -> None:
         gc.unfreeze()
 
 
+def test_garbage_in_cycles_is_collected_at_the_thaw() -> None:
+    """The thaw's own full pass frees it: the collector's thresholds would not ask for
+    one (they do not count what a thaw gives back), and the garbage grew for minutes."""
+    now = [0.0]
+    freezer = SurvivorFreezer(thaw_every_s=60, clock=lambda: now[0])
+    gc.disable()
+    try:
+        class Node:
+            pass
+
+        node = Node()
+        node.self = node  # type: ignore[attr-defined]
+        garbage = weakref.ref(node)
+        del node
+        now[0] = 1.0
+        freezer.batch_done()  # frozen with the rest of the batch
+        assert garbage() is not None
+        now[0] = 61.0
+        freezer.batch_done()
+        assert garbage() is None
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
 def test_frozen_objects_are_still_freed_when_dropped() -> None:
     freezer = SurvivorFreezer(thaw_every_s=60, clock=lambda: 1.0)
     try:
