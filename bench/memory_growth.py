@@ -134,7 +134,10 @@ def _in_child(target: Any, *args: Any) -> Any:
         return pool.apply(target, args)
 
 
-def measure(members: int, timeout_s: float) -> dict[str, Any]:
+LOOPS = ("ingest", "relay", "projector")
+
+
+def measure(members: int, timeout_s: float, until: str = LOOPS[-1]) -> dict[str, Any]:
     with bench_env() as env:
         from registry.runtime import ingest_context
         from registry.store import open_event_store
@@ -148,7 +151,7 @@ def measure(members: int, timeout_s: float) -> dict[str, Any]:
         _in_child(_publish, env.settings, members)
         published_s = time.monotonic() - started
         result: dict[str, Any] = {"members": members, "publish_s": round(published_s, 1)}
-        for name in ("ingest", "relay", "projector"):
+        for name in LOOPS[:LOOPS.index(until) + 1]:
             started = time.monotonic()
             if name == "ingest":
                 rss = _in_child(_ingest, env.settings, members, timeout_s)
@@ -169,8 +172,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory_growth")
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument(
+        "--until", choices=LOOPS, default=LOOPS[-1],
+        help="the last loop to run (each needs the ones before it): --until ingest"
+             " measures the ingest alone")
     args = parser.parse_args(argv)
-    result = measure(args.members, args.timeout)
+    result = measure(args.members, args.timeout, args.until)
     out = Path(__file__).parent / "results" / "memory_growth.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
