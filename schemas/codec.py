@@ -92,8 +92,8 @@ class BodyReader:
     """Decodes the records of one writer's schema, as `decode_body` does.
 
     With no reader schema to resolve into (every current schema), the body goes through
-    the decoder compiled from the writer's schema (schemas/compiled_reader.py, ~4× less
-    time than fastavro's for a change request); the rest, and any record the compiled
+    the decoder compiled from the writer's schema (schemas/compiled_reader.py, less than
+    half fastavro's time for a change request); the rest, and any record the compiled
     decoder leaves alone, through fastavro. The answer, and the error for bad bytes, are
     fastavro's either way."""
 

@@ -10,11 +10,12 @@ a few straight lines.
 It decodes as `codec.decode_body` asks fastavro to (writer's schema only, unions of
 records as `(full name, record)` unless the union has a single record branch,
 fastavro's own logical-type readers), for the ordinary case only: anything unusual in
-the bytes (a varint of ten bytes or more, a negative length or index, a length beyond
-the end, bytes that are not UTF-8) raises, and the caller decodes the record with
-fastavro, which gives the answer or the error it always gave. Types the project's
-schemas do not use raise `Unsupported` at compile time (the caller then uses fastavro
-for that schema). Tests compare both decoders on every schema of the catalog.
+the bytes (a varint of ten bytes or more, a negative length or index, bytes that are
+not UTF-8) raises, and a record that does not end where the bytes do is noticed by the
+caller: either way the caller decodes the record with fastavro, which gives the answer
+or the error it always gave. Types the project's schemas do not use raise `Unsupported`
+at compile time (the caller then uses fastavro for that schema). Tests compare both
+decoders on every schema of the catalog.
 """
 
 from __future__ import annotations
