@@ -20,7 +20,7 @@ from typing import Any
 
 from fastavro._logical_writers import LOGICAL_WRITERS
 
-__all__ = ["NeedsDefault", "Unsupported", "compile_schema"]
+__all__ = ["NeedsDefault", "Unsupported", "compile_schema", "full_name"]
 
 _Append = Callable[[bytes], None]
 _Write = Callable[[Any, _Append], None]
@@ -68,6 +68,16 @@ def _long(n: int) -> bytes:
     return bytes((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14 & 0x7F | 0x80)) + rest
 
 
+def full_name(schema: dict[str, Any], namespace: str) -> tuple[str, str]:
+    """A named type's full name and the namespace its own names are read in (Avro's
+    rules: a dotted name is full, else the type's namespace or the enclosing one)."""
+    name = schema["name"]
+    if "." in name:
+        return name, name.rpartition(".")[0]
+    space = schema.get("namespace", namespace)
+    return (f"{space}.{name}" if space else name), space
+
+
 def compile_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bytes]:
     """The body encoder of a record schema: record → Avro binary (no header).
 
@@ -77,7 +87,7 @@ def compile_schema(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bytes]:
     compiler = _Compiler()
     namespace = schema.get("namespace", "")
     compiler.node(schema, namespace)  # every named type known, the schema checked
-    space = compiler._full_name(schema, namespace)[1]
+    space = full_name(schema, namespace)[1]
     env: dict[str, Any] = {"S": _SMALL, "L": _long, "NeedsDefault": NeedsDefault}
     lines = ["def encode(r):", "    parts = []", "    a = parts.append", "    try:"]
     for i, field in enumerate(schema["fields"]):
@@ -171,15 +181,8 @@ class _Compiler:
 
         return write
 
-    def _full_name(self, schema: dict[str, Any], namespace: str) -> tuple[str, str]:
-        name = schema["name"]
-        if "." in name:
-            return name, name.rpartition(".")[0]
-        space = schema.get("namespace", namespace)
-        return (f"{space}.{name}" if space else name), space
-
     def _record(self, schema: dict[str, Any], namespace: str) -> _Write:
-        full, space = self._full_name(schema, namespace)
+        full, space = full_name(schema, namespace)
         self.named[full] = _unresolved  # a field may refer to the record itself
         fields = tuple((f["name"], self.node(f["type"], space)) for f in schema["fields"])
 
@@ -195,7 +198,7 @@ class _Compiler:
         return write
 
     def _enum(self, schema: dict[str, Any], namespace: str) -> _Write:
-        full, _ = self._full_name(schema, namespace)
+        full, _ = full_name(schema, namespace)
         symbols: list[str] = schema["symbols"]
         index = {symbol: _long(i) for i, symbol in enumerate(symbols)}
 

@@ -25,6 +25,9 @@ from collections.abc import Callable
 from typing import Any
 
 from fastavro._logical_readers import LOGICAL_READERS
+from fastavro.const import AVRO_TYPES  # what fastavro takes for a type, not a name
+
+from schemas.compiled import full_name
 
 __all__ = ["Read", "Unsupported", "compile_reader"]
 
@@ -33,9 +36,6 @@ Read = Callable[[bytes, int], tuple[dict[str, Any], int]]
 
 _PRIMITIVES = frozenset(
     ("null", "boolean", "int", "long", "float", "double", "bytes", "string"))
-# What fastavro counts as a type rather than a reference to a named one (its AVRO_TYPES).
-_AVRO_TYPES = _PRIMITIVES | {"fixed", "enum", "record", "error", "array", "map", "union",
-                             "request", "error_union"}
 
 
 class Unsupported(ValueError):
@@ -111,14 +111,6 @@ class _Generator:
         self.env[name] = value
         return name
 
-    @staticmethod
-    def _full_name(schema: dict[str, Any], namespace: str) -> tuple[str, str]:
-        name = schema["name"]
-        if "." in name:
-            return name, name.rpartition(".")[0]
-        space = schema.get("namespace", namespace)
-        return (f"{space}.{name}" if space else name), space
-
     def _resolve(self, name: str, namespace: str) -> str | None:
         for full in (f"{namespace}.{name}" if namespace else name, name):
             if full in self.named:
@@ -126,7 +118,7 @@ class _Generator:
         return None
 
     def record_function(self, schema: dict[str, Any], namespace: str) -> str:
-        full, space = self._full_name(schema, namespace)
+        full, space = full_name(schema, namespace)
         function = self._name("R")
         self.functions[full] = function
         self.named[full] = schema
@@ -168,13 +160,13 @@ class _Generator:
         if kind == "record":
             return [f"{out}, i = {self.record_function(schema, namespace)}(b, i)"]
         if kind == "enum":
-            full, _ = self._full_name(schema, namespace)
+            full, _ = full_name(schema, namespace)
             self.named[full] = schema
             symbols = self._constant(tuple(schema["symbols"]), "E")
             return [f"{out}, i = IDX(b, i, {len(schema['symbols'])})",
                     f"{out} = {symbols}[{out}]"]
         if kind == "fixed":
-            full, _ = self._full_name(schema, namespace)
+            full, _ = full_name(schema, namespace)
             self.named[full] = schema
             size = int(schema["size"])
             return [f"{out} = b[i:i + {size}]", f"i += {size}"]
@@ -215,7 +207,7 @@ class _Generator:
             kind = branch["type"] if isinstance(branch, dict) else branch
             if isinstance(branch, list):
                 raise Unsupported("a union inside a union")
-            if kind == "record" or kind not in _AVRO_TYPES:
+            if kind == "record" or kind not in AVRO_TYPES:
                 records += 1
                 named += 1
             elif kind in ("enum", "fixed"):
@@ -241,8 +233,8 @@ class _Generator:
         """The name fastavro pairs a union's branch with (return_record_name): a record
         defined in the union, or any named type referred to by name."""
         if isinstance(branch, dict) and branch["type"] == "record":
-            return self._full_name(branch, namespace)[0]
-        if isinstance(branch, str) and branch not in _AVRO_TYPES:
+            return full_name(branch, namespace)[0]
+        if isinstance(branch, str) and branch not in AVRO_TYPES:
             return self._resolve(branch, namespace)
         return None
 
