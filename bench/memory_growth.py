@@ -22,6 +22,7 @@ from typing import Any
 
 from bench import workload
 from bench.env import Env, bench_env, connect
+from bench.rss import heap_detail
 from bench.timing import Progress, run_until_done
 from registry.config import Settings
 
@@ -51,7 +52,10 @@ def _publish(settings: Settings, members: int) -> None:
         workload.publish(settings, workload.applications(count, "mem", start=start))
 
 
-def _ingest(settings: Settings, members: int, timeout_s: float) -> dict[float, float]:
+Samples = tuple[dict[float, float], dict[float, dict[str, float]]]
+
+
+def _ingest(settings: Settings, members: int, timeout_s: float) -> Samples:
     from consumers.ingest import Ingest
     from registry.runtime import ingest_context
     from registry.store import open_event_store
@@ -64,12 +68,12 @@ def _ingest(settings: Settings, members: int, timeout_s: float) -> dict[float, f
         ingest.process_polled = progress.wrap_polled(  # type: ignore[method-assign]
             ingest.process_polled)
         run_until_done(ingest.run, progress, timeout_s)
-        return progress.rss
+        return progress.rss, progress.details
     finally:
         store.close()
 
 
-def _relay(settings: Settings, timeout_s: float) -> dict[float, float]:
+def _relay(settings: Settings, timeout_s: float) -> Samples:
     from consumers.kafka import ensure_topics
     from consumers.relay import RELAYED_TOPICS, Relay
     from registry.store import open_event_store
@@ -81,21 +85,24 @@ def _relay(settings: Settings, timeout_s: float) -> dict[float, float]:
     try:
         total = store.recorder.max_notification_id() or 0
         rss: dict[float, float] = {}
+        details: dict[float, dict[str, float]] = {}
         deadline = time.monotonic() + timeout_s
         while relay.run_once():
             for mark in MARKS:
                 if mark not in rss and relay.position >= mark * total:
                     rss[mark] = rss_tree_mb()
+                    details[mark] = heap_detail()
             if time.monotonic() > deadline:
                 raise TimeoutError("the relay did not publish the store in time")
-        rss.setdefault(1.0, rss_tree_mb())
-        return rss
+        if 1.0 not in rss:
+            rss[1.0], details[1.0] = rss_tree_mb(), heap_detail()
+        return rss, details
     finally:
         relay.close()
         store.close()
 
 
-def _projector(settings: Settings, records: int, timeout_s: float) -> dict[float, float]:
+def _projector(settings: Settings, records: int, timeout_s: float) -> Samples:
     from consumers.projector import Projector
     from projections.database import Database
     from schemas.catalog import load_catalog
@@ -107,14 +114,15 @@ def _projector(settings: Settings, records: int, timeout_s: float) -> dict[float
         projector.process_polled = progress.wrap_polled(  # type: ignore[method-assign]
             projector.process_polled)
         run_until_done(projector.run, progress, timeout_s)
-        return progress.rss
+        return progress.rss, progress.details
     finally:
         db.close()
 
 
 def _progress(total: int) -> Progress:
     # The loop's whole process tree, not only its interpreter.
-    return Progress(total=total, memory_marks=MARKS, measure_rss=rss_tree_mb)
+    return Progress(total=total, memory_marks=MARKS, measure_rss=rss_tree_mb,
+                    measure_detail=heap_detail)
 
 
 def _projected_records(env: Env) -> int:
@@ -154,15 +162,17 @@ def measure(members: int, timeout_s: float, until: str = LOOPS[-1]) -> dict[str,
         for name in LOOPS[:LOOPS.index(until) + 1]:
             started = time.monotonic()
             if name == "ingest":
-                rss = _in_child(_ingest, env.settings, members, timeout_s)
+                rss, details = _in_child(_ingest, env.settings, members, timeout_s)
             elif name == "relay":
-                rss = _in_child(_relay, env.settings, timeout_s)
+                rss, details = _in_child(_relay, env.settings, timeout_s)
             else:
-                rss = _in_child(_projector, env.settings, _projected_records(env), timeout_s)
+                rss, details = _in_child(
+                    _projector, env.settings, _projected_records(env), timeout_s)
             result[name] = {
                 "seconds": round(time.monotonic() - started, 1),
                 "rss_mib": {f"{int(m * 100)}%": round(v, 1) for m, v in sorted(rss.items())},
                 "ratio_100_to_10": round(rss[1.0] / rss[0.1], 3) if 0.1 in rss else None,
+                "heap": {f"{int(m * 100)}%": d for m, d in sorted(details.items())},
             }
             print(name, json.dumps(result[name]), flush=True)
         return result

@@ -23,6 +23,9 @@ class Progress:
     last: float | None = None
     rss: dict[float, float] = field(default_factory=dict)
     measure_rss: Callable[[], float] = rss_mb
+    # Beside each memory sample, where the memory is (bench/rss.py heap_detail), if set.
+    measure_detail: Callable[[], dict[str, float]] | None = None
+    details: dict[float, dict[str, float]] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
 
     def wrap_polled(self, process: Callable[..., None]) -> Callable[..., None]:
@@ -43,6 +46,8 @@ class Progress:
         for mark in self.memory_marks:
             if mark not in self.rss and self.handled >= mark * self.total:
                 self.rss[mark] = self.measure_rss()
+                if self.measure_detail is not None:
+                    self.details[mark] = self.measure_detail()
         if self.handled >= self.total:
             self.last = time.perf_counter()
             self.done.set()
