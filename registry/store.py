@@ -163,7 +163,11 @@ class EventStore(Application):
                 schema=Identifier(recorder.datastore.schema),
                 table=Identifier(recorder.events_table_name),
             )
-            with recorder.datastore.transaction(commit=False) as cursor:
+            # Committed, not rolled back, though it writes nothing: psycopg forgets every
+            # statement it prepared on a connection at a rollback (`DEALLOCATE ALL`), and
+            # this pooled connection is the one that stores the batch next, whose
+            # statements would then be parsed and prepared again at every batch.
+            with recorder.datastore.transaction(commit=True) as cursor:
                 # The same estimates would have it compile the query (JIT), ~15 ms.
                 cursor.execute("SELECT set_config('jit', 'off', true)")
                 cursor.execute(statement, (list(versions), list(versions.values())))
