@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
 import resource
 import sys
+import tempfile
 
 
 def rss_mb() -> float:
@@ -50,8 +52,10 @@ def heap_detail() -> dict[str, float]:
     mib = 1024 * 1024
     detail: dict[str, float] = {
         "python_blocks": float(sys.getallocatedblocks()),
-        "gc_objects": float(len(gc.get_objects())),
+        # Frozen objects (consumers/collector.py) are out of the collector's generations.
+        "gc_objects": float(len(gc.get_objects()) + gc.get_freeze_count()),
     }
+    detail |= _pymalloc()
     info = _mallinfo2()
     if info is not None:
         detail |= {
@@ -60,3 +64,34 @@ def heap_detail() -> dict[str, float]:
             "malloc_mapped": round(info.hblkhd / mib, 1),
         }
     return detail
+
+
+_PYMALLOC_LINES = {
+    "# arenas allocated current": "pymalloc_arenas",
+    "# bytes in allocated blocks": "pymalloc_used",
+}
+
+
+def _pymalloc() -> dict[str, float]:
+    """Python's own allocator's figures, from `sys._debugmallocstats`, which writes them
+    to the C-level stderr only: read back through a temporary file."""
+    with tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(capture.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode("ascii", "replace")
+    figures: dict[str, float] = {}
+    for line in text.splitlines():
+        label, _, value = line.partition("=")
+        name = _PYMALLOC_LINES.get(label.strip())
+        if name is not None:
+            number = float(value.strip().replace(",", ""))
+            # Arenas are 1 MiB each in CPython 3.10+; the bytes figure to MiB.
+            figures[name] = number if name == "pymalloc_arenas" else round(number / 2**20, 1)
+    return figures
