@@ -25,6 +25,7 @@ from bench.env import Env, bench_env, connect
 from bench.rss import heap_detail
 from bench.timing import Progress, run_until_done
 from registry.config import Settings
+from registry.heap import keep_heap_flat
 
 MARKS = (0.1, 0.25, 0.5, 0.75, 1.0)
 PUBLISH_CHUNK = 20_000
@@ -56,6 +57,7 @@ Samples = tuple[dict[float, float], dict[float, dict[str, float]]]
 
 
 def _ingest(settings: Settings, members: int, timeout_s: float) -> Samples:
+    keep_heap_flat()  # as a deployed loop's process does (registry/runtime.py)
     from consumers.ingest import Ingest
     from registry.runtime import ingest_context
     from registry.store import open_event_store
@@ -74,6 +76,7 @@ def _ingest(settings: Settings, members: int, timeout_s: float) -> Samples:
 
 
 def _relay(settings: Settings, timeout_s: float) -> Samples:
+    keep_heap_flat()
     from consumers.kafka import ensure_topics
     from consumers.relay import RELAYED_TOPICS, Relay
     from registry.store import open_event_store
@@ -103,6 +106,7 @@ def _relay(settings: Settings, timeout_s: float) -> Samples:
 
 
 def _projector(settings: Settings, records: int, timeout_s: float) -> Samples:
+    keep_heap_flat()
     from consumers.projector import Projector
     from projections.database import Database
     from schemas.catalog import load_catalog

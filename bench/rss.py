@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import resource
 import sys
 import tempfile
+
+from registry.heap import malloc_info
 
 
 def rss_mb() -> float:
@@ -22,24 +23,6 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class _MallInfo2(ctypes.Structure):
-    # glibc's struct mallinfo2 (2.33+): every field a size_t.
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-        "uordblks", "fordblks", "keepcost")]
-
-
-def _mallinfo2() -> _MallInfo2 | None:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallinfo2 = libc.mallinfo2
-    except (OSError, AttributeError):
-        return None  # not glibc, or older than 2.33
-    mallinfo2.restype = _MallInfo2
-    info: _MallInfo2 = mallinfo2()
-    return info
-
-
 def heap_detail() -> dict[str, float]:
     """Where this process's memory is, in MiB (and Python's object counts): to tell
     objects that stay from space malloc holds free, when resident memory grows.
@@ -47,7 +30,9 @@ def heap_detail() -> dict[str, float]:
     `malloc_in_use` / `malloc_free`: what malloc's heaps hold allocated / free (the free
     part is fragmentation unless trimmed); `malloc_mapped`: blocks malloc mapped on their
     own (large buffers, given back when freed); `python_blocks`: Python's allocated
-    memory blocks (`sys.getallocatedblocks`), `gc_objects`: objects the collector tracks.
+    memory blocks (`sys.getallocatedblocks`), `gc_objects`: objects the collector tracks
+    (frozen ones included); `pymalloc_arenas`: what Python's small-object allocator holds
+    (its 1 MiB arenas) and `pymalloc_used`: the part of it in allocated blocks.
     """
     mib = 1024 * 1024
     detail: dict[str, float] = {
@@ -56,7 +41,7 @@ def heap_detail() -> dict[str, float]:
         "gc_objects": float(len(gc.get_objects()) + gc.get_freeze_count()),
     }
     detail |= _pymalloc()
-    info = _mallinfo2()
+    info = malloc_info()
     if info is not None:
         detail |= {
             "malloc_in_use": round(info.uordblks / mib, 1),

@@ -43,6 +43,7 @@ from consumers.collector import collector_paused
 from consumers.plain_events import PlainEvents
 from registry.anchors import leaf, plain_state
 from registry.config import Settings
+from registry.heap import keep_heap_flat
 from registry.store import STORE_UNAVAILABLE, EventStore, open_event_store
 from schemas import topics
 from schemas.catalog import Catalog, load_catalog
@@ -443,6 +444,7 @@ def _serve(conn: Connection) -> None:
 
 
 def _main(fd: int) -> None:
+    keep_heap_flat()  # pages of megabytes, for as long as the relay runs
     conn = Connection(fd)
     profile_to = os.environ.get(PROFILE_ENV)
     if not profile_to:

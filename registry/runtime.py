@@ -18,6 +18,7 @@ from projections.database import Database
 from registry.broker import LocalBroker
 from registry.config import Settings
 from registry.handlers import Context
+from registry.heap import keep_heap_flat
 from registry.member_ids import MemberIds
 from registry.store import EventStore, open_event_store
 from schemas.catalog import load_catalog
@@ -63,6 +64,7 @@ class Backbone(AbstractContextManager["Backbone"]):
         self.read_models = Database(self.settings)
 
     def start(self) -> Backbone:
+        keep_heap_flat()  # the loops run for days in this process
         catalog = load_catalog()
         runners: dict[str, Callable[[threading.Event], None]] = {}
         if "ingest" in self.loops:
