@@ -47,7 +47,12 @@ class ReadRecord(NamedTuple):
 class BulkReader:
     """Partitions read from given offsets, outside any consumer group."""
 
-    def __init__(self, settings: Settings, *, prefetch_kbytes: int = 32 * 1024) -> None:
+    def __init__(
+        self, settings: Settings, *, prefetch_kbytes: int = 32 * 1024,
+        fetch_kbytes: int = 64 * 1024,
+    ) -> None:
+        """`prefetch_kbytes`: how much is fetched ahead of the caller; `fetch_kbytes`: the
+        most one fetch brings (a record larger than that still comes, alone)."""
         if settings.kafka_bootstrap is None:
             raise ValueError("kafka_bootstrap: a bulk reader needs the broker's address")
         self._consumer = Consumer({
@@ -60,7 +65,7 @@ class BulkReader:
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,  # the end of a partition is no error
             "fetch.wait.max.ms": settings.fetch_wait_ms,
-            "fetch.max.bytes": 64 * 1024 * 1024,
+            "fetch.max.bytes": fetch_kbytes * 1024,
             "max.partition.fetch.bytes": MAX_RECORD_BYTES,
             "receive.message.max.bytes": 64 * 1024 * 1024 + 1024 * 1024,
             # The prefetch queue: enough for a batch or two ahead, not the whole topic.

@@ -34,12 +34,18 @@ GROUP_POLL_INTERVAL_S = 0.1
 # sample); 8 MB still holds over ten thousand events (values and headers of ~0.5 KB),
 # several transactions ahead.
 LIVE_PREFETCH_KBYTES = 8 * 1024
+# And no fetch larger than that: the rebuild's fetches of up to 64 MB came on top of the
+# queue, 27–37 MB of the projector's memory mid-run, given back once the topic was read
+# (bench.memory_growth, 1M members). A larger record still comes (seen on Tansu; Kafka
+# returns the first record batch whatever the limit).
+LIVE_FETCH_KBYTES = LIVE_PREFETCH_KBYTES
 
 
 class GroupReader:
     def __init__(self, settings: Settings, *, group_id: str) -> None:
         self._group = consumer(settings, group_id=group_id)
-        self._fetcher = BulkReader(settings, prefetch_kbytes=LIVE_PREFETCH_KBYTES)
+        self._fetcher = BulkReader(settings, prefetch_kbytes=LIVE_PREFETCH_KBYTES,
+                                   fetch_kbytes=LIVE_FETCH_KBYTES)
         self._group_polled = 0.0
         # The partitions this member owns: given by the listener, until it takes them
         # back. Not kafka-python's assignment(), which still names the partitions it has

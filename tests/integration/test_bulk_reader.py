@@ -99,3 +99,28 @@ def test_a_seek_reads_again_from_there_and_drops_what_was_fetched(
         assert reader.poll(timeout_ms=300, max_records=100) == {}
     finally:
         reader.close()
+
+
+def test_a_record_larger_than_a_fetch_still_comes_in_order(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
+    # The live projector's fetches are bounded (consumers/group_reader.py); a record
+    # beyond the bound must come anyway, or the partition would stall behind it.
+    settings = make_settings(tmp_path, broker, None).model_copy(update={"partitions": 1})
+    ensure_topics(settings, [TOPIC])
+    sizes = [100, 3 * 1024 * 1024, 200, 5 * 1024 * 1024, 50]
+    kafka = producer(settings)
+    try:
+        for size in sizes:
+            kafka.send(TOPIC, key=b"k", value=b"x" * size, partition=0)
+        kafka.flush()
+    finally:
+        kafka.close()
+    tp = TopicPartition(TOPIC, 0)
+    reader = BulkReader(settings, prefetch_kbytes=1024, fetch_kbytes=1024)
+    try:
+        reader.assign([tp])
+        got = _read_all(reader, len(sizes), 10)[tp]
+    finally:
+        reader.close()
+    assert [(r.offset, len(r.value or b"")) for r in got] == list(enumerate(sizes))
