@@ -99,8 +99,10 @@ class StoreTranscoder(JSONTranscoder):
             for key, item in value.items():
                 kind = type(item)
                 if kind is dict:
-                    # A date's, a uuid's: {"_type_": name, "_data_": text}, nothing inside.
-                    if len(item) == 2 and "_type_" in item and type(item.get("_data_")) is str:
+                    # A date's, a uuid's: {"_type_": name, "_data_": text}, nothing inside
+                    # (a name that is not text may be an object, hooked first).
+                    if (len(item) == 2 and type(item.get("_type_")) is str
+                            and type(item.get("_data_")) is str):
                         value[key] = self._decode_obj(item)
                     else:
                         value[key] = self._hooked(item)
