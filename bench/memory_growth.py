@@ -103,9 +103,10 @@ def _relay(settings: Settings, timeout_s: float) -> Samples:
         deadline = time.monotonic() + timeout_s
         # Counted as read, not by the checkpoint, which trails by the rounds in flight.
         passed = 0
+        busy_shares = _work_marks()[:-1]  # the last, the end, once all is settled
         while count := relay.run_once():
             passed += count
-            for share in _work_marks()[:-1]:
+            for share in busy_shares:
                 if share not in rss and passed >= share * total:
                     rss[share], details[share] = rss_tree_mb(), heap_detail()
             if time.monotonic() > deadline:
@@ -136,8 +137,8 @@ def _projector(settings: Settings, records: int, timeout_s: float) -> Samples:
 
 
 def _progress(total: int) -> Progress:
-    """Samples at each mark of the members' share of `total` (which holds the margin
-    beyond them) and at the end; keyed by mark, the end by END."""
+    """Samples at each mark's share of `total` (which holds the margin beyond the
+    members) and at the end, keyed by that share (`_by_mark` turns them into marks)."""
     # The loop's whole process tree, not only its interpreter.
     return Progress(total=total, memory_marks=_work_marks(), measure_rss=rss_tree_mb,
                     measure_detail=heap_detail)
