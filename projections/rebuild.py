@@ -18,7 +18,9 @@ cannot assume, so it works in three steps:
 3. catch up: one projector applies what came since, on the finished tables, until it has
    reached the live generation and the switch succeeds.
 A rebuild killed at any step leaves only the new generation's tables behind (never the
-pointer moved); run again, it drops them and starts afresh.
+pointer moved); run again, it drops them and starts afresh. When the topics' partitions
+change under it (Tansu restarted: it makes every topic again with its own partition
+count; on Kafka, partitions added), it starts afresh by itself, up to `attempts` times.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class RebuildError(RuntimeError):
     pass
 
 
+class PartitionsChanged(RebuildError):
+    """The topics no longer have the partitions the rebuild read: a generation built
+    from them would miss what the new ones hold."""
+
+
 @dataclass
 class Timings:
     """When each step of a rebuild ended, by time.monotonic() (for the benchmark)."""
@@ -64,6 +71,14 @@ class Timings:
     caught_up_records: int = 0
     last_caught_up: float | None = None
     switched: float | None = None
+    # Attempts that started afresh because the partitions changed under them.
+    restarts: int = 0
+
+    def start_again(self) -> None:
+        """Forgets an abandoned attempt's steps (the figures are the last attempt's)."""
+        restarts = self.restarts + 1
+        vars(self).update(vars(Timings()))
+        self.restarts = restarts
 
 
 def _target(db: Database, generation: int) -> int:
@@ -133,48 +148,82 @@ def rebuild(
     workers: int | None = None,
     load_records: int = rebuild_load.LOAD_RECORDS,
     timings: Timings | None = None,
+    attempts: int = 3,
 ) -> int:
     """Builds generation live + 1, switches to it and drops the old one; returns it.
     `workers`: loading processes (default: default_workers); `load_records`: records
-    per transaction while loading."""
+    per transaction while loading; `attempts`: how many times it starts afresh when the
+    topics' partitions change under it (then PartitionsChanged); `timeout_s` bounds
+    all of them together."""
     timings = timings if timings is not None else Timings()
-    started = time.monotonic()
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     db = Database(settings)
     try:
         live = db.live_generation()
-        new = live + 1
-        drop_tables(db, new)  # what a crashed earlier rebuild may have left
-        create_tables(db, new, bare=True)
-        ensure_topics(settings, PROJECTED_TOPICS)
-        tps = _partitions(settings)
-        plan = rebuild_load.shares(tps, workers or default_workers(db, tps), new, live, idle_s,
-                                   load_records)  # fmt: skip
-        _load(settings, db, live, new, plan, catalog, progress, timeout_s, stop, timings)
-        timings.finish_started = time.monotonic()
-        helper = Database(settings)
-        try:
-            finish_tables(db, new, helper=helper)
-        finally:
-            helper.close()
-        timings.finished = time.monotonic()
-        analyze_tables(db, new)
-        timings.analyzed = time.monotonic()
-        projector = Projector(settings, db, catalog or load_catalog(), generation=new)
-        kafka = consumer(settings, group_id=None)
-        try:
-            projector.take(kafka, tps)
-            remaining = None if timeout_s is None else timeout_s - (time.monotonic() - started)
-            _follow(db, projector, kafka, live, new, progress, idle_s, remaining, stop, timings,
-                    lambda: _check_partitions(settings, tps))  # fmt: skip
-        finally:
-            kafka.close(autocommit=False)
+        for attempt in range(1, attempts + 1):
+            try:
+                _build(settings, db, live, catalog, progress, idle_s, deadline, stop,
+                       workers, load_records, timings)  # fmt: skip
+                break
+            except PartitionsChanged as error:
+                if attempt == attempts:
+                    raise
+                if progress is not None:
+                    progress.write(f"\n{error}; starting again (attempt {attempt + 1} of"
+                                   f" {attempts})\n")  # fmt: skip
+                timings.start_again()
         # Queries that read the pointer just before the switch may still be reading the
         # old tables: give them a moment before the tables go.
         time.sleep(drop_after_s)
         drop_tables(db, live)
-        return new
+        return live + 1
     finally:
         db.close()
+
+
+def _build(
+    settings: Settings,
+    db: Database,
+    live: int,
+    catalog: Catalog | None,
+    progress: TextIO | None,
+    idle_s: float,
+    deadline: float | None,
+    stop: threading.Event | None,
+    workers: int | None,
+    load_records: int,
+    timings: Timings,
+) -> None:
+    """One attempt: generation live + 1 built from nothing, caught up, switched to."""
+    new = live + 1
+    drop_tables(db, new)  # what a crashed or abandoned earlier attempt may have left
+    create_tables(db, new, bare=True)
+    ensure_topics(settings, PROJECTED_TOPICS)
+    tps = _partitions(settings)
+    plan = rebuild_load.shares(tps, workers or default_workers(db, tps), new, live, idle_s,
+                               load_records)  # fmt: skip
+    _load(settings, db, live, new, plan, catalog, progress, _remaining(deadline), stop, timings)
+    timings.finish_started = time.monotonic()
+    helper = Database(settings)
+    try:
+        finish_tables(db, new, helper=helper)
+    finally:
+        helper.close()
+    timings.finished = time.monotonic()
+    analyze_tables(db, new)
+    timings.analyzed = time.monotonic()
+    projector = Projector(settings, db, catalog or load_catalog(), generation=new)
+    kafka = consumer(settings, group_id=None)
+    try:
+        projector.take(kafka, tps)
+        _follow(db, projector, kafka, live, new, progress, idle_s, _remaining(deadline), stop,
+                timings, lambda: _check_partitions(settings, tps))  # fmt: skip
+    finally:
+        kafka.close(autocommit=False)
+
+
+def _remaining(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _partitions(settings: Settings) -> list[TopicPartition]:
@@ -194,15 +243,14 @@ def _partitions(settings: Settings) -> list[TopicPartition]:
 
 
 def _check_partitions(settings: Settings, tps: list[TopicPartition]) -> None:
-    """Raises RebuildError when the topics no longer have the partitions the rebuild
+    """Raises PartitionsChanged when the topics no longer have the partitions the rebuild
     read: records in a partition it never read would be missing from its generation
     (Tansu, restarted, makes every topic again with 4 partitions; on Kafka, partitions
     can be added)."""
     now = _partitions(settings)
     if set(now) != set(tps):
-        raise RebuildError(
-            f"the topics' partitions changed during the rebuild ({len(tps)} -> {len(now)});"
-            " run it again"
+        raise PartitionsChanged(
+            f"the topics' partitions changed during the rebuild ({len(tps)} -> {len(now)})"
         )
 
 
