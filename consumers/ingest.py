@@ -344,6 +344,7 @@ class Ingest:
     def own(self, tps: list[TopicPartition]) -> None:
         self._owned = self._owned | set(tps)
         self._group_watch.rebalance_ended()
+        self._freezer.thaw_soon()  # the join's garbage, before it is frozen for long
 
     def revoke(self, tps: list[TopicPartition]) -> None:
         self._group_watch.rebalance_began()

@@ -95,6 +95,35 @@ def test_garbage_in_cycles_is_collected_at_the_thaw() -> None:
         gc.enable()
 
 
+def test_a_thaw_asked_for_comes_at_the_next_batch() -> None:
+    """After a group join, whose polls left garbage in cycles, the next batch thaws and
+    collects it rather than freezing it with its survivors for the full interval."""
+    now = [0.0]
+    freezer = SurvivorFreezer(thaw_every_s=600, clock=lambda: now[0])
+    gc.disable()
+    try:
+        class Node:
+            pass
+
+        node = Node()
+        node.self = node  # type: ignore[attr-defined]
+        garbage = weakref.ref(node)
+        del node
+        now[0] = 1.0
+        freezer.batch_done()
+        assert garbage() is not None  # frozen with the batch
+        freezer.thaw_soon()
+        now[0] = 2.0
+        freezer.batch_done()
+        assert garbage() is None
+        now[0] = 3.0
+        freezer.batch_done()  # and then the interval again: frozen
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
 def test_frozen_objects_are_still_freed_when_dropped() -> None:
     freezer = SurvivorFreezer(thaw_every_s=60, clock=lambda: 1.0)
     try:
