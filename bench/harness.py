@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from bench.citygen import load_city
-from bench.env import bench_env
+from bench.env import bench_env, uptimes_s
 from bench.figures import Figure, figure
 from bench.pacing import DEFAULT_LINGER_MS
 from bench.sizes import Sizes
@@ -153,7 +153,8 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
     started = time.monotonic()
     samples: Samples = defaultdict(list)
     meta: dict[str, Any] = {"sizes": sizes.name, "runs": sizes.runs,
-                            "stages": [s for s in STAGES if s in chosen]}
+                            "stages": [s for s in STAGES if s in chosen],
+                            "seconds up at the start (machine, PostgreSQL)": uptimes_s()}
     # The parts of a run, each wanted or not: (name, wanted, what it runs).
     parts: list[tuple[str, bool, Callable[[], None]]] = [
         ("pipeline", bool(chosen & {"ingest", "relay", "projections", "rebuild", "memory"}),
