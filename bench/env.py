@@ -73,10 +73,11 @@ def drop_schema(schema: str) -> None:
 
 
 def uptimes_s() -> dict[str, float]:
-    """How long the machine and the PostgreSQL server have been up, in seconds. In
-    session 16 the database-bound stages ran 23-44 % faster, and the end-to-end tail
-    fell from ~620 to ~160 ms, once the server had been restarted an hour after the
-    machine booted (BENCHMARKS.md; the cause not proven), so every run says both."""
+    """How long the machine and the PostgreSQL server have been up, in seconds, to read a
+    run beside others: in session 16 three harness runs within 90 minutes of one boot
+    differed by a quarter to a half in the database-bound stages and by 2-4x in the
+    end-to-end tail, the fastest ten minutes after the server had been restarted, the
+    next one ten minutes later in between (BENCHMARKS.md)."""
     with connect() as conn:
         row = conn.execute(
             "SELECT extract(epoch FROM now() - pg_postmaster_start_time())"
