@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from collections.abc import Iterator
 
 import pytest
 
@@ -70,58 +71,62 @@ def test_what_survives_a_batch_is_frozen_until_the_thaw() -> None:
         gc.unfreeze()
 
 
+class _Node:
+    pass
+
+
+def _cyclic_garbage() -> weakref.ref[_Node]:
+    """An object in a reference cycle, unreachable: only a pass of the collector frees
+    it (call with the collector off, or the next automatic pass may)."""
+    node = _Node()
+    node.self = node  # type: ignore[attr-defined]
+    return weakref.ref(node)
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """The collector off for the test, so only the freezer's own passes collect; and
+    nothing left frozen after it."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+@pytest.mark.usefixtures("collector_off")
 def test_garbage_in_cycles_is_collected_at_the_thaw() -> None:
     """The thaw's own full pass frees it: the collector's thresholds would not ask for
     one (they do not count what a thaw gives back), and the garbage grew for minutes."""
     now = [0.0]
     freezer = SurvivorFreezer(thaw_every_s=60, clock=lambda: now[0])
-    gc.disable()
-    try:
-        class Node:
-            pass
-
-        node = Node()
-        node.self = node  # type: ignore[attr-defined]
-        garbage = weakref.ref(node)
-        del node
-        now[0] = 1.0
-        freezer.batch_done()  # frozen with the rest of the batch
-        assert garbage() is not None
-        now[0] = 61.0
-        freezer.batch_done()
-        assert garbage() is None
-    finally:
-        gc.unfreeze()
-        gc.enable()
+    garbage = _cyclic_garbage()
+    now[0] = 1.0
+    freezer.batch_done()  # frozen with the rest of the batch
+    assert garbage() is not None
+    now[0] = 61.0
+    freezer.batch_done()
+    assert garbage() is None
 
 
+@pytest.mark.usefixtures("collector_off")
 def test_a_thaw_asked_for_comes_at_the_next_batch() -> None:
     """After a group join, whose polls left garbage in cycles, the next batch thaws and
     collects it rather than freezing it with its survivors for the full interval."""
     now = [0.0]
     freezer = SurvivorFreezer(thaw_every_s=600, clock=lambda: now[0])
-    gc.disable()
-    try:
-        class Node:
-            pass
-
-        node = Node()
-        node.self = node  # type: ignore[attr-defined]
-        garbage = weakref.ref(node)
-        del node
-        now[0] = 1.0
-        freezer.batch_done()
-        assert garbage() is not None  # frozen with the batch
-        freezer.thaw_soon()
-        now[0] = 2.0
-        freezer.batch_done()
-        assert garbage() is None
-        now[0] = 3.0
-        freezer.batch_done()  # and then the interval again: frozen
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        gc.enable()
+    garbage = _cyclic_garbage()
+    now[0] = 1.0
+    freezer.batch_done()
+    assert garbage() is not None  # frozen with the batch
+    freezer.thaw_soon()
+    now[0] = 2.0
+    freezer.batch_done()
+    assert garbage() is None
+    now[0] = 3.0
+    freezer.batch_done()  # and then the interval again: frozen
+    assert gc.get_freeze_count() > 0
 
 
 def test_frozen_objects_are_still_freed_when_dropped() -> None:
