@@ -22,7 +22,7 @@ from bench.stage_projections import measure_projections, measure_raw_consume
 from bench.stage_queries import TIMEOUTS, measure_queries
 from bench.stage_rebuild import measure_rebuild, seconds_for_city
 from bench.stage_relay import measure_raw_produce, measure_relay, published_records
-from bench.stats import median, percentile
+from bench.stats import median, percentile, quarters
 from bench.stolen import StolenTime
 from consumers.projector import PROJECTED_TOPICS
 
@@ -105,6 +105,15 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
         for hop, values in zip(("published→recorded (ingest)", "recorded→sent (relay)",
                                 "sent→seen (broker, integrator)"), run.hops_ms, strict=True)
         if values
+    ), file=sys.stderr)
+    # Requests are in the order they were published, at a steady rate: a quarter of the
+    # list is a quarter of the paced phase. On the local broker each fetch costs more as
+    # its topic grows (BENCHMARKS.md, session 17), and the tail is made late in the run.
+    print("end to end, outcome p50 / p99 ms by quarter of the paced phase: " + ", ".join(
+        f"{percentile(part, 50):.0f} / {percentile(part, 99):.0f}"
+        for part in quarters(run.outcome_ms)
+    ) + "; published→recorded (ingest) p50: " + ", ".join(
+        f"{percentile(part, 50):.0f}" for part in quarters(run.hops_ms[0])
     ), file=sys.stderr)
     print("end to end, CPU ms per request: " + ", ".join(
         f"{role} {ms:.3f}" for role, ms in run.cpu_ms.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections.abc import Sequence
 
@@ -17,6 +18,12 @@ def percentile(values: Sequence[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
     return float(ordered[rank - 1])
+
+
+def quarters(values: Sequence[float]) -> list[Sequence[float]]:
+    """The values in four consecutive parts of (nearly) equal length, in order."""
+    bounds = [len(values) * q // 4 for q in range(5)]
+    return [values[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def ratio(value: float, baseline: float) -> float:
