@@ -455,9 +455,7 @@ class MemberRows:
                                    detail, stage))
 
         def episode(number: int) -> None:
-            history(organisation=r["organisation_id"], stage="APPLICANT", standing="NORMAL",
-                    status="ACTIVE", episode=number, in_transit_to=None, placement=None,
-                    community=None)
+            history(organisation=r["organisation_id"], stage="APPLICANT", episode=number)
 
         if name == "MemberApplied":
             m.update(dict.fromkeys(MEMBER_COLUMNS))

@@ -105,17 +105,8 @@ MemberHandler = Callable[[MemberState, Record], None]
 
 
 def _episode_history(m: MemberState, r: Record, episode: int) -> None:
-    m.record_history(
-        r,
-        organisation=r["organisation_id"],
-        stage="APPLICANT",
-        standing="NORMAL",
-        status="ACTIVE",
-        episode=episode,
-        in_transit_to=None,
-        placement=None,
-        community=None,
-    )
+    # The episode row stands for the rest of the start (timeline.EPISODE_START).
+    m.record_history(r, organisation=r["organisation_id"], stage="APPLICANT", episode=episode)
 
 
 def _applied(m: MemberState, r: Record) -> None:

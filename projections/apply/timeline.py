@@ -27,6 +27,14 @@ COLUMNS = {
 # Attribute → its place in a timeline row's values (COLUMNS order).
 _PLACE = {attribute: i for i, attribute in enumerate(COLUMNS)}
 _EPISODE = _PLACE["episode"]
+# What an episode row implies: a member (re)applies in good standing, active, in no
+# transfer, placement or community. An application's history is then its organisation,
+# stage and episode (3 rows, not 8: the history rows were the largest part of the
+# projector's work in the database). Histories written before, which spell these values
+# out beside the episode row, fold to the same timeline.
+EPISODE_START = {"standing": "NORMAL", "status": "ACTIVE", "in_transit_to": None,
+                 "placement": None, "community": None}  # fmt: skip
+_EPISODE_RESETS = tuple((_PLACE[a], v) for a, v in EPISODE_START.items())
 
 
 def timeline_rows(member_id: str, rows: list[tuple[str, str, Any]]) -> list[tuple[Any, ...]]:
@@ -40,6 +48,9 @@ def timeline_rows(member_id: str, rows: list[tuple[str, str, Any]]) -> list[tupl
         place = _PLACE.get(attribute)
         if place is None:
             continue
+        if place == _EPISODE:
+            for reset, start_value in _EPISODE_RESETS:
+                state[reset] = start_value
         state[place] = int(value) if place == _EPISODE and value is not None else value
         values = tuple(state)
         if spans and spans[-1][0] == effective_date:
