@@ -99,7 +99,9 @@ DDL = [
         ON rm_member_circumstances (circumstance, member_id)""",
     # One row per change of one attribute (organisation, stage, standing, status,
     # in-transit, placement, community, episode), so changes that arrive late land in
-    # their place by effective date; the timeline below is folded from these rows.
+    # their place by effective date; the timeline below is folded from these rows. An
+    # episode row also stands for the rest of the episode's start (apply/timeline.py
+    # EPISODE_START), which is not written out.
     """CREATE TABLE IF NOT EXISTS rm_member_history (
         member_id TEXT NOT NULL, version INTEGER NOT NULL, attribute TEXT NOT NULL,
         effective_date TEXT NOT NULL, value TEXT,
