@@ -51,7 +51,9 @@ def timeline_rows(member_id: str, rows: list[tuple[str, str, Any]]) -> list[tupl
         if place == _EPISODE:
             for reset, start_value in _EPISODE_RESETS:
                 state[reset] = start_value
-        state[place] = int(value) if place == _EPISODE and value is not None else value
+            state[place] = None if value is None else int(value)
+        else:
+            state[place] = value
         values = tuple(state)
         if spans and spans[-1][0] == effective_date:
             spans[-1] = (effective_date, values)
