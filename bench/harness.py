@@ -17,7 +17,7 @@ from bench.figures import Figure, figure
 from bench.pacing import DEFAULT_LINGER_MS
 from bench.sizes import Sizes
 from bench.stage_e2e import measure_end_to_end, measure_raw_latency
-from bench.stage_ingest import measure_ingest, measure_store_writes
+from bench.stage_ingest import measure_ingest, measure_one_per_transaction, measure_store_writes
 from bench.stage_projections import measure_projections, measure_raw_consume
 from bench.stage_queries import TIMEOUTS, measure_queries
 from bench.stage_rebuild import measure_rebuild, seconds_for_city
@@ -74,9 +74,8 @@ def _pipeline(sizes: Sizes, samples: Samples, stages: frozenset[str]) -> None:
 
 
 def _baselines(sizes: Sizes, samples: Samples) -> None:
-    with bench_env(ingest_batch_size=1) as env:
-        run, store = measure_ingest(env, sizes.baseline_requests, 1, sizes.stage_timeout_s)
-        store.close()
+    with bench_env() as env:
+        run = measure_one_per_transaction(env, sizes.baseline_requests, sizes.stage_timeout_s)
         samples["ingest 1 per transaction"].append(run.rate)
     with bench_env(with_broker=False) as env:
         samples["store save x100"].append(measure_store_writes(env, sizes.store_aggregates))

@@ -3,7 +3,7 @@ The requests are a mix: new applications (new aggregates) and activist admission
 applicants already in the store (each loads an existing Member).
 
 Measured with the configured batch size, against the same requests handled one per
-transaction (ingest_batch_size=1, the plain eventsourcing way), and against
+transaction (the plain eventsourcing way, `measure_one_per_transaction`), and against
 eventsourcing's own write rate saving 100 aggregates per `save`.
 """
 
@@ -14,16 +14,21 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import chain
 
+from kafka import TopicPartition
+
 from bench import workload
 from bench.env import Env
 from bench.timing import Progress, run_until_done
-from consumers.ingest import Ingest
+from consumers.ingest import Ingest, PartitionState
+from consumers.kafka import consumer
 from domain.identity import CitizenId
 from domain.member import Member
 from domain.provenance import Provenance
-from registry.handlers import organisation_id
+from registry.config import Settings
+from registry.handlers import Context, organisation_id
 from registry.runtime import ingest_context
 from registry.store import EventStore, open_event_store
+from schemas import topics
 
 # Activist admissions of earlier applicants in the ingest mix; the rest are applications.
 ADMISSIONS = 0.5
@@ -53,12 +58,7 @@ def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
     organisations, untimed), then times Ingest from its first record to its last.
     Returns the store, still open."""
     settings = env.settings.model_copy(update={"ingest_batch_size": batch_size})
-    store = open_event_store(settings)
-    ctx = ingest_context(settings)
-    admitted = round(requests * admissions)
-    workload.seed_store(store, ctx, chain(workload.organisations(tag),
-                                          workload.earlier_applications(admitted, tag)))
-    workload.publish(settings, workload.mixed(requests, tag, admitted))
+    store, ctx = _prepared(settings, requests, tag, admissions)
     before = store.recorder.max_notification_id() or 0
     ingest = Ingest(settings, store, ctx)
     progress = Progress(total=requests)
@@ -67,6 +67,59 @@ def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
     run_until_done(ingest.run, progress, timeout_s)
     events = (store.recorder.max_notification_id() or 0) - before
     return IngestRun(requests, progress.seconds, dict(progress.rss), events), store
+
+
+def measure_one_per_transaction(env: Env, requests: int, timeout_s: float, tag: str = "one",
+                                admissions: float = ADMISSIONS) -> IngestRun:
+    """The baseline: the same mix, each request handled by the ingest's own code (its
+    one lookup query included) and saved with its offset in a transaction of its own,
+    as a plain eventsourcing consumer does. Read from the start of every partition by
+    a plain consumer: nothing batched, and no proof that the log is the one handled
+    before (the ingest's guard against a broker that lost it, a broker round trip per
+    partition and batch, which a batch of 500 spreads over its requests)."""
+    store, ctx = _prepared(env.settings, requests, tag, admissions)
+    try:
+        before = store.recorder.max_notification_id() or 0
+        ingest = Ingest(env.settings, store, ctx)
+        kafka = consumer(env.settings, group_id=None)
+        partitions = [TopicPartition(topics.CHANGE_REQUESTS, p)
+                      for p in range(env.settings.partitions)]  # fmt: skip
+        kafka.assign(partitions)
+        kafka.seek_to_beginning(*partitions)
+        for tp in partitions:
+            ingest.partitions[tp] = PartitionState(incarnation=1, next_offset=0)
+        handled, first = 0, None
+        deadline = time.monotonic() + timeout_s
+        try:
+            while handled < requests:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"handled {handled} of {requests} in {timeout_s} s")
+                for tp, records in kafka.poll(timeout_ms=100).items():
+                    for record in records:
+                        first = first or time.perf_counter()
+                        ingest._save({tp: [record]})
+                        handled += 1
+            assert first is not None
+            seconds = time.perf_counter() - first
+        finally:
+            kafka.close(autocommit=False)
+        events = (store.recorder.max_notification_id() or 0) - before
+        return IngestRun(requests, seconds, {}, events)
+    finally:
+        store.close()
+
+
+def _prepared(settings: Settings, requests: int, tag: str, admissions: float
+              ) -> tuple[EventStore, Context]:
+    """A store seeded with the organisations and the earlier applicants, and the mix of
+    `requests` published on the change-requests topic."""
+    store = open_event_store(settings)
+    ctx = ingest_context(settings)
+    admitted = round(requests * admissions)
+    workload.seed_store(store, ctx, chain(workload.organisations(tag),
+                                          workload.earlier_applications(admitted, tag)))
+    workload.publish(settings, workload.mixed(requests, tag, admitted))
+    return store, ctx
 
 
 def measure_store_writes(env: Env, aggregates: int, per_save: int = 100) -> float:
