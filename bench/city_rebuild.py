@@ -226,9 +226,11 @@ class CityRebuilt:
                 f" {(t.switched or self.began + self.seconds) - t.analyzed:.1f} s",
                 "  loading workers: " + "; ".join(
                     f"{m:,} members held, written at the end in {w:.1f} s, peak resident"
-                    f" {kb / 1024:,.0f} MiB"
-                    for m, w, kb in zip(t.loaded_members, t.members_written_s,
-                                        t.loader_peak_rss_kb, strict=True)
+                    f" {kb / 1024:,.0f} MiB, "
+                    + ("stopped at its targets" if reached else "stopped short of its targets")
+                    for m, w, kb, reached in zip(t.loaded_members, t.members_written_s,
+                                                 t.loader_peak_rss_kb, t.loaders_reached,
+                                                 strict=True)
                 ),
                 f"  rows: {', '.join(f'{k} {v:,}' for k, v in self.counts.items())}",
             ]

@@ -67,6 +67,8 @@ class Timings:
     # them at the end of its load, and its peak resident memory.
     loaded_members: list[int] = field(default_factory=list)
     members_written_s: list[float] = field(default_factory=list)
+    # Per loading process: stopped at its targets (else the catch-up did the rest).
+    loaders_reached: list[bool] = field(default_factory=list)
     loader_peak_rss_kb: list[int] = field(default_factory=list)
     caught_up_records: int = 0
     last_caught_up: float | None = None
@@ -284,6 +286,7 @@ def _load(
     timings.loaded_members = [share.members for share in loaded]
     timings.members_written_s = [share.written_s for share in loaded]
     timings.loader_peak_rss_kb = [share.peak_rss_kb for share in loaded]
+    timings.loaders_reached = [share.reached for share in loaded]
     firsts = [share.first for share in loaded if share.first is not None]
     lasts = [share.last for share in loaded if share.last is not None]
     timings.first_record = min(firsts, default=None)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import logging
 import multiprocessing
 import os
 import queue
@@ -52,6 +53,8 @@ from projections.apply.loading import LoadingMembers
 from projections.database import Database
 from registry.config import Settings
 from schemas.catalog import Catalog, load_catalog
+
+log = logging.getLogger(__name__)
 
 # Records per transaction while loading. Bigger than the live projector's polls: a
 # batch's cost is mostly per statement, and nothing waits for a load's rows to appear.
@@ -84,6 +87,9 @@ class Loaded:
     members: int = 0  # held in memory, written at the end of the load
     written_s: float = 0.0  # writing them
     peak_rss_kb: int = 0  # the worker's peak resident memory
+    # Whether it stopped at its targets; if not, nothing came for `idle_s` (or it was
+    # stopped) and the catch-up applies the rest.
+    reached: bool = False
 
 
 def _peak_rss_kb() -> int:
@@ -173,8 +179,15 @@ def _apply_until_caught_up(
         positions = projector.positions
         if all((positions[tp].epoch, positions[tp].next_offset) >= target
                for tp, target in targets.items()):  # fmt: skip
-            break
+            return Loaded(records, first, last, reached=True)
         if time.monotonic() - quiet_since >= share.idle_s:
+            # Expected when the broker lost its log (a loader must not read on into
+            # the log made again: its members may sit in another loader's partitions);
+            # on a broker too slow to answer a fetch within idle_s, the catch-up does
+            # the rest one projector's way, which takes far longer (BENCHMARKS.md).
+            log.warning("loading %s: nothing came for %.1f s, short of the live"
+                        " generation's positions; the catch-up applies the rest",
+                        share.partitions, share.idle_s)  # fmt: skip
             break
     return Loaded(records, first, last)
 
