@@ -92,7 +92,7 @@ def header(record: ConsumerRecord, name: str) -> str | None:
     return None
 
 
-def _epoch_and_position(record: ConsumerRecord) -> tuple[int, int | None]:
+def epoch_and_position(record: ConsumerRecord) -> tuple[int, int | None]:
     """The relay epoch and the store position, in one pass over the headers (read for
     every record)."""
     epoch, position = 0, None
@@ -361,7 +361,7 @@ class Projector:
         ahead = self._decoded_ahead.get(id(records))
         decoded_ahead = ahead[1] if ahead is not None and ahead[0] is records else None
         for i, record in enumerate(records):
-            epoch, store_position = _epoch_and_position(record)
+            epoch, store_position = epoch_and_position(record)
             if epoch > position.epoch and record.offset > 0 and position.next_offset > 0:
                 # The topics were published again from the store: start over here (what
                 # came before in this batch is applied and its position kept).

@@ -151,10 +151,14 @@ def rebuild(
     load_records: int = rebuild_load.LOAD_RECORDS,
     timings: Timings | None = None,
     attempts: int = 3,
+    load_patience_s: float = rebuild_load.LOAD_PATIENCE_S,
 ) -> int:
     """Builds generation live + 1, switches to it and drops the old one; returns it.
     `workers`: loading processes (default: default_workers); `load_records`: records
-    per transaction while loading; `attempts`: how many times it starts afresh when the
+    per transaction while loading; `idle_s`: how long the catch-up waits for more
+    before it switches; `load_patience_s`: how long a loading process waits for records
+    before it leaves what it has not reached to the catch-up;
+    `attempts`: how many times it starts afresh when the
     topics' partitions change under it (then PartitionsChanged); `timeout_s` bounds
     all of them together."""
     timings = timings if timings is not None else Timings()
@@ -165,7 +169,7 @@ def rebuild(
         for attempt in range(1, attempts + 1):
             try:
                 _build(settings, db, live, catalog, progress, idle_s, deadline, stop,
-                       workers, load_records, timings)  # fmt: skip
+                       workers, load_records, timings, load_patience_s)  # fmt: skip
                 break
             except PartitionsChanged as error:
                 if attempt == attempts:
@@ -195,6 +199,7 @@ def _build(
     workers: int | None,
     load_records: int,
     timings: Timings,
+    load_patience_s: float,
 ) -> None:
     """One attempt: generation live + 1 built from nothing, caught up, switched to."""
     new = live + 1
@@ -202,8 +207,8 @@ def _build(
     create_tables(db, new, bare=True)
     ensure_topics(settings, PROJECTED_TOPICS)
     tps = _partitions(settings)
-    plan = rebuild_load.shares(tps, workers or default_workers(db, tps), new, live, idle_s,
-                               load_records)  # fmt: skip
+    plan = rebuild_load.shares(tps, workers or default_workers(db, tps), new, live,
+                               load_patience_s, load_records)  # fmt: skip
     _load(settings, db, live, new, plan, catalog, progress, _remaining(deadline), stop, timings)
     timings.finish_started = time.monotonic()
     helper = Database(settings)

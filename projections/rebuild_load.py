@@ -23,8 +23,12 @@ generation that is not complete; the rebuild that is run again starts it afresh
 (projections/rebuild.py).
 
 A worker stops when each of its partitions has reached the position the live generation
-had stored when it started (the end of a topic is never asked of the broker), or when
-nothing came for `idle_s`; what came after is applied by the rebuild's catch-up.
+had stored when it started (the end of a topic is never asked of the broker); at the
+first record of a new relay epoch (the broker lost its log and the relay published the
+store again: that log's members may sit in another worker's partitions, and two
+workers' rows of one member would collide), which it leaves unapplied; or when nothing
+came for `patience_s` (a target it cannot reach). What it did not apply, the rebuild's
+catch-up does.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from kafka import TopicPartition
 
 from consumers.bulk_reader import BulkReader
 from consumers.collector import collector_paused
-from consumers.projector import GROUP_ID, Projector
+from consumers.projector import GROUP_ID, Projector, epoch_and_position
 from projections.apply.loading import LoadingMembers
 from projections.database import Database
 from registry.config import Settings
@@ -59,6 +63,13 @@ log = logging.getLogger(__name__)
 # Records per transaction while loading. Bigger than the live projector's polls: a
 # batch's cost is mostly per statement, and nothing waits for a load's rows to appear.
 LOAD_RECORDS = 25000
+# How long a worker waits for records before it leaves its targets to the catch-up. Not
+# the catch-up's idle second: on a slow day a 4.3 GB in-memory Tansu answered a
+# worker's fetch only after more than a second, the worker stopped at 235,087 of its
+# ~575,000 members, and the catch-up (one projector, on indexed tables) took 853 s for
+# the rest (bench.city_rebuild, 2026-11-27). Waiting longer costs only a rebuild whose
+# targets cannot be reached.
+LOAD_PATIENCE_S = 30.0
 
 
 class LoadError(RuntimeError):
@@ -72,7 +83,7 @@ class Share:
     generation: int
     live: int
     partitions: tuple[tuple[str, int], ...]
-    idle_s: float
+    patience_s: float
     poll_records: int = LOAD_RECORDS
 
 
@@ -87,8 +98,8 @@ class Loaded:
     members: int = 0  # held in memory, written at the end of the load
     written_s: float = 0.0  # writing them
     peak_rss_kb: int = 0  # the worker's peak resident memory
-    # Whether it stopped at its targets; if not, nothing came for `idle_s` (or it was
-    # stopped) and the catch-up applies the rest.
+    # Whether it stopped at its targets; if not (a new epoch, nothing for `patience_s`,
+    # or stopped), the catch-up applies the rest.
     reached: bool = False
 
 
@@ -159,6 +170,10 @@ def _apply_until_caught_up(
 ) -> Loaded:
     records, first, last = 0, None, None
     quiet_since = time.monotonic()
+    # The relay epoch the load reads: the live generation's (its targets), or if it has
+    # none, the first record's. Every worker stops at a later one, whichever of its
+    # partitions brings it first.
+    epoch = max((e for e, n in targets.values() if n > 0), default=None)
     while not stopped():
         # The cycle collector stays off for a poll and its batch, and what is left
         # afterwards (the members held, their history) is put out of its sight: none of
@@ -169,6 +184,13 @@ def _apply_until_caught_up(
         with collector_paused():
             polled = kafka.poll(timeout_ms=200, max_records=share.poll_records)
             if polled:
+                if epoch is None:
+                    epoch = epoch_and_position(next(iter(polled.values()))[0])[0]
+                if _later_epoch(polled, epoch):
+                    log.warning("loading %s: records of a relay epoch after %d (the broker"
+                                " lost its log); the catch-up applies them",
+                                share.partitions, epoch)  # fmt: skip
+                    break
                 started = time.monotonic()
                 first = started if first is None else first
                 projector.process_polled(polled)
@@ -180,16 +202,18 @@ def _apply_until_caught_up(
         if all((positions[tp].epoch, positions[tp].next_offset) >= target
                for tp, target in targets.items()):  # fmt: skip
             return Loaded(records, first, last, reached=True)
-        if time.monotonic() - quiet_since >= share.idle_s:
-            # Expected when the broker lost its log (a loader must not read on into
-            # the log made again: its members may sit in another loader's partitions);
-            # on a broker too slow to answer a fetch within idle_s, the catch-up does
-            # the rest one projector's way, which takes far longer (BENCHMARKS.md).
-            log.warning("loading %s: nothing came for %.1f s, short of the live"
+        if time.monotonic() - quiet_since >= share.patience_s:
+            log.warning("loading %s: nothing came for %.0f s, short of the live"
                         " generation's positions; the catch-up applies the rest",
-                        share.partitions, share.idle_s)  # fmt: skip
+                        share.partitions, share.patience_s)  # fmt: skip
             break
     return Loaded(records, first, last)
+
+
+def _later_epoch(polled: dict[Any, list[Any]], epoch: int) -> bool:
+    """Whether the poll brings a record of a relay epoch after `epoch` (epochs only grow
+    along a log: each partition's last record tells)."""
+    return any(epoch_and_position(records[-1])[0] > epoch for records in polled.values())
 
 
 # -- the worker processes -----------------------------------------------------------
@@ -223,7 +247,7 @@ def shares(
     workers: int,
     generation: int,
     live: int,
-    idle_s: float,
+    patience_s: float = LOAD_PATIENCE_S,
     poll_records: int = LOAD_RECORDS,
 ) -> list[Share]:
     """Each topic's partitions dealt out in turn, so every worker gets its part of the
@@ -237,7 +261,7 @@ def shares(
         for partition in sorted(by_topic[topic]):
             dealt[turn % workers].append((topic, partition))
             turn += 1
-    return [Share(generation, live, tuple(d), idle_s, poll_records) for d in dealt if d]
+    return [Share(generation, live, tuple(d), patience_s, poll_records) for d in dealt if d]
 
 
 def load(
