@@ -64,12 +64,12 @@ class Timings:
     finished: float | None = None
     analyzed: float | None = None
     # Per loading worker: the members it held in memory, the seconds it took to write
-    # them at the end of its load, and its peak resident memory.
+    # them at the end of its load, its peak resident memory, and whether it stopped at
+    # its targets (else the catch-up did the rest).
     loaded_members: list[int] = field(default_factory=list)
     members_written_s: list[float] = field(default_factory=list)
-    # Per loading process: stopped at its targets (else the catch-up did the rest).
-    loaders_reached: list[bool] = field(default_factory=list)
     loader_peak_rss_kb: list[int] = field(default_factory=list)
+    loaders_reached: list[bool] = field(default_factory=list)
     caught_up_records: int = 0
     last_caught_up: float | None = None
     switched: float | None = None
@@ -157,10 +157,9 @@ def rebuild(
     `workers`: loading processes (default: default_workers); `load_records`: records
     per transaction while loading; `idle_s`: how long the catch-up waits for more
     before it switches; `load_patience_s`: how long a loading process waits for records
-    before it leaves what it has not reached to the catch-up;
-    `attempts`: how many times it starts afresh when the
-    topics' partitions change under it (then PartitionsChanged); `timeout_s` bounds
-    all of them together."""
+    before it leaves what it has not reached to the catch-up; `attempts`: how many
+    times it starts afresh when the topics' partitions change under it (then
+    PartitionsChanged); `timeout_s` bounds all of them together."""
     timings = timings if timings is not None else Timings()
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     db = Database(settings)
