@@ -40,7 +40,8 @@ def connect(schema: str | None = None) -> psycopg.Connection[Any]:
 
 @contextmanager
 def bench_env(*, with_broker: bool = True, **extra: Any) -> Iterator[Env]:
-    """Settings on a new schema `bench_<random>` (and a new broker), dropped on exit."""
+    """Settings on a new schema `bench_<random>` (and a new broker), dropped on exit;
+    `extra` settings replace the benchmark's own (`partitions`, say)."""
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     data_dir = Path(tempfile.mkdtemp(prefix=f"{schema}_"))
     with connect() as conn:
@@ -52,10 +53,8 @@ def bench_env(*, with_broker: bool = True, **extra: Any) -> Iterator[Env]:
             data_dir=data_dir,
             database_url=f"{DATABASE_URL}{separator}schema={schema}",
             kafka_bootstrap=broker.bootstrap if broker else "127.0.0.1:9",
-            partitions=PARTITIONS,
-            member_id_key=MEMBER_ID_KEY,
-            cipher_key=CIPHER_KEY,
-            **extra,
+            **{"partitions": PARTITIONS, "member_id_key": MEMBER_ID_KEY,
+               "cipher_key": CIPHER_KEY, **extra},
         )
         yield Env(settings, schema, broker)
     finally:
