@@ -488,9 +488,18 @@ class Projector:
             if record is None or header(record, topics.CE_ID) != position.last_event_id:
                 log.warning("%s no longer holds what was applied; reading it again", tp)
                 self.group_watch.broker_lost()
-                position.next_offset, position.last_event_id = 0, None
-                with self.db.transaction(generation=self._loaded_generation) as cur:
-                    self._save_position(cur, tp, position)
+                # Through the pointer, as a batch is: a rebuild may have gone live since
+                # the last batch and the generation these positions came from be dropped
+                # (seen: UndefinedTable, rm_offsets, a rebuild hit by a broker restart).
+                with self._transaction() as cur:
+                    switched = cur.generation != self._loaded_generation
+                    if not switched:
+                        position.next_offset, position.last_event_id = 0, None
+                        self._save_position(cur, tp, position)
+                if switched:
+                    # The new generation's positions, checked in their turn when idle.
+                    self.assign(list(self.positions))
+                    return
                 self._seek(tp, 0)
 
     def _seek(self, tp: TopicPartition, offset: int) -> None:

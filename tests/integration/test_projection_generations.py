@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import TopicPartition
 
-from consumers.kafka import consumer
+from consumers import projector as projector_module
+from consumers.bulk_reader import BulkReader
+from consumers.kafka import consumer, ensure_topics
 from consumers.projector import PROJECTED_TOPICS, Projector
 from projections import queries
 from projections.database import Database, prefix, table_name
-from projections.rebuild import Timings, rebuild
-from projections.tables import TABLES
+from projections.rebuild import Timings, rebuild, try_switch
+from projections.tables import TABLES, create_tables, drop_tables
 from registry.broker import LocalBroker
 from registry.client import IntegratorClient
 from registry.config import Settings
@@ -311,3 +314,48 @@ def _member_partitions(settings: Settings) -> set[int]:
         return kafka.partitions_for_topic(PROJECTED_TOPICS[-1]) or set()
     finally:
         kafka.close(autocommit=False)
+
+
+def test_a_lost_partition_seen_after_a_switch_takes_up_the_new_generation(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live projector's idle guard finds a partition that no longer holds what was
+    applied (the broker lost it) just after a rebuild went live and the generation it
+    had its positions from was dropped: it takes up the new generation's positions
+    instead of writing into the dropped tables (seen: UndefinedTable rm_offsets, and
+    the projections loop stopped, in the broker-restart rebuild test above)."""
+    ensure_topics(settings, PROJECTED_TOPICS)
+    db = Database(settings)
+    kafka = BulkReader(settings)
+    try:
+        projector = Projector(settings, db, load_catalog())
+        tp = TopicPartition(PROJECTED_TOPICS[-1], 0)
+        with db.transaction(generation=0) as cur:  # applied up to offset 4, gone now
+            cur.execute("INSERT INTO rm_offsets (consumer, topic, kafka_partition, epoch,"
+                        " next_offset, last_event_id) VALUES (?, ?, ?, 1, 5, 'gone:1')",
+                        (projector_module.GROUP_ID, tp.topic, tp.partition))  # fmt: skip
+        projector.take(kafka, [tp])
+        assert projector.positions[tp].next_offset == 5
+        create_tables(db, 1)  # a rebuild's generation, caught up, goes live
+        with db.transaction(generation=1) as cur:
+            cur.execute("INSERT INTO rm_offsets (consumer, topic, kafka_partition, epoch,"
+                        " next_offset, last_event_id) VALUES (?, ?, ?, 1, 5, 'gone:1')",
+                        (projector_module.GROUP_ID, tp.topic, tp.partition))  # fmt: skip
+        assert try_switch(db, 0, 1)
+        drop_tables(db, 0)
+        monkeypatch.setattr(projector_module, "IDLE_GUARD_S", 0.0)
+        projector._last_seen[tp] = 0.0  # idle long enough to be checked
+
+        projector._guard_idle()
+
+        assert projector._loaded_generation == 1
+        assert projector.positions[tp].next_offset == 5  # the new generation's, checked next
+        projector._last_seen[tp] = 0.0
+        projector._guard_idle()  # and now the loss is written where it belongs
+        assert projector.positions[tp].next_offset == 0
+        rows = db.query("SELECT next_offset FROM rm_offsets WHERE topic = ?", (tp.topic,),
+                        generation=1)  # fmt: skip
+        assert [int(r[0]) for r in rows] == [0]
+    finally:
+        kafka.close()
+        db.close()
