@@ -18,7 +18,7 @@ import argparse
 import threading
 import time
 
-from bench.cpu_use import cpu_seconds
+from bench.cpu_use import tree_cpu_seconds
 from bench.env import bench_env
 from bench.observers import OutcomeWatcher
 from bench.pacing import numbered_records, paced_publish
@@ -26,10 +26,6 @@ from bench.rawkafka import create_topics
 
 TOPIC = "bench.broker.fetch-cost"
 WINDOW_S = 5.0
-
-
-def _broker_cpu_s(pid: int) -> float:
-    return cpu_seconds({"broker": pid}, postgres=False)["broker"]
 
 
 def broker_share(rate: float, seconds: float, linger_ms: int) -> list[float]:
@@ -46,10 +42,10 @@ def broker_share(rate: float, seconds: float, linger_ms: int) -> list[float]:
 
         def sample() -> None:
             while not done.is_set():
-                before = _broker_cpu_s(pid)
+                before = tree_cpu_seconds(pid)
                 if done.wait(WINDOW_S):
                     return
-                shares.append(100 * (_broker_cpu_s(pid) - before) / WINDOW_S)
+                shares.append(100 * (tree_cpu_seconds(pid) - before) / WINDOW_S)
 
         try:
             watcher.ready.wait(30)

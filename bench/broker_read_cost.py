@@ -24,7 +24,7 @@ import time
 
 from kafka import TopicPartition
 
-from bench.cpu_use import cpu_seconds
+from bench.cpu_use import tree_cpu_seconds
 from bench.env import bench_env
 from bench.rawkafka import create_topics
 from consumers.bulk_reader import BulkReader
@@ -53,10 +53,6 @@ def _headers(i: int) -> list[tuple[str, bytes]]:
     ]
 
 
-def _broker_cpu_s(pid: int) -> float:
-    return cpu_seconds({"broker": pid}, postgres=False)["broker"]
-
-
 def read_cost(records: int, batch_bytes: int, partitions: int, pace: float) -> str:
     """One line: publishing and reading `records` on a new broker."""
     with bench_env(partitions=partitions) as env:
@@ -64,16 +60,16 @@ def read_cost(records: int, batch_bytes: int, partitions: int, pace: float) -> s
         pid = env.broker.pid
         create_topics(env.settings, [TOPIC])
         kafka = producer(env.settings, batch_size=batch_bytes)
-        before, started = _broker_cpu_s(pid), time.monotonic()
+        before, started = tree_cpu_seconds(pid), time.monotonic()
         for i in range(records):
             kafka.send(TOPIC, key=str(i).encode(), value=_VALUE, headers=_headers(i))
         kafka.flush()
         kafka.close()
-        published_s, publish_cpu_s = time.monotonic() - started, _broker_cpu_s(pid) - before
+        published_s, publish_cpu_s = time.monotonic() - started, tree_cpu_seconds(pid) - before
         reader = BulkReader(env.settings)
         try:
             reader.assign([TopicPartition(TOPIC, p) for p in range(partitions)])
-            before, cpu, started = _broker_cpu_s(pid), time.process_time(), time.monotonic()
+            before, cpu, started = tree_cpu_seconds(pid), time.process_time(), time.monotonic()
             got, deadline = 0, started + 600
             while got < records:
                 if time.monotonic() > deadline:
@@ -84,7 +80,7 @@ def read_cost(records: int, batch_bytes: int, partitions: int, pace: float) -> s
                 if pace:
                     time.sleep(count / pace)
             read_s = time.monotonic() - started
-            read_cpu_s = _broker_cpu_s(pid) - before
+            read_cpu_s = tree_cpu_seconds(pid) - before
             reader_cpu_s = time.process_time() - cpu
         finally:
             reader.close()

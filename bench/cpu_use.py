@@ -57,6 +57,11 @@ def cpu_seconds(roots: Mapping[str, int], *, postgres: bool = True) -> dict[str,
     return used
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by one process and its descendants (a broker, say)."""
+    return cpu_seconds({"tree": pid}, postgres=False)["tree"]
+
+
 def per_request_ms(before: Mapping[str, float], after: Mapping[str, float], requests: int
                    ) -> dict[str, float]:
     """Each role's CPU milliseconds per request between two readings."""
