@@ -1,4 +1,5 @@
-"""Fixtures shared by the integration tests: a real Tansu broker and a real database.
+"""Fixtures shared by the tests: a real Tansu broker and a real database, and a check that
+no test leaves a Kafka client open.
 
 PostgreSQL comes from DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test);
 each test gets a schema of its own, dropped afterwards.
@@ -7,6 +8,8 @@ each test gets a schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,25 @@ from registry.broker import LocalBroker
 from registry.config import Settings
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _kafka_io_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("kafka-io-")}
+
+
+@pytest.fixture(autouse=True)
+def kafka_clients_closed() -> Iterator[None]:
+    """Every kafka-python client a test opens is closed by its end. One left open keeps
+    its IO thread reconnecting to a broker that is gone, through the tests after it
+    (seen: a projector's idle-guard reader, found by Hypothesis warning of the `random`
+    draws of its reconnect jitter in a later, unrelated test)."""
+    before = _kafka_io_threads()
+    yield
+    deadline = time.monotonic() + 5.0  # a client closed last may still be stopping
+    while (left := _kafka_io_threads() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if left:
+        pytest.fail(f"kafka-python clients left open by the test: {sorted(t.name for t in left)}")
 
 
 @pytest.fixture
