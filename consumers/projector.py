@@ -205,8 +205,13 @@ class Projector:
             self._poll_ahead = False
             self._polled_ahead = {}
             self._consumer.close(autocommit=False)
-            if self._reader is not None:
-                self._reader.close()
+            self.close()
+
+    def close(self) -> None:
+        """Closes the idle guard's record reader, if it opened one (run does as it ends)."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def _join(self) -> None:
         self.positions.clear()

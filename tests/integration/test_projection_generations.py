@@ -357,10 +357,6 @@ def test_a_lost_partition_seen_after_a_switch_takes_up_the_new_generation(
                         generation=1)  # fmt: skip
         assert [int(r[0]) for r in rows] == [0]
     finally:
-        # The guard's own reader, which the projector's run() closes as it ends: left
-        # open, its client went on reconnecting to the stopped broker through the tests
-        # after this one (with jitter drawn from `random`, which Hypothesis warned of).
-        if projector._reader is not None:
-            projector._reader.close()
+        projector.close()  # the guard's reader: its client would outlive the broker
         kafka.close()
         db.close()
