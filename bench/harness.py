@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from bench.citygen import load_city
 from bench.env import bench_env, uptimes_s
 from bench.figures import Figure, figure
+from bench.machine_speed import python_loop_seconds
 from bench.pacing import DEFAULT_LINGER_MS
 from bench.sizes import Sizes
 from bench.stage_e2e import measure_end_to_end, measure_raw_latency
@@ -171,17 +172,22 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
         ("end to end", "e2e" in chosen, lambda: _end_to_end(sizes, samples)),
     ]
     stolen: dict[str, list[float]] = defaultdict(list)  # per part, % of each run
+    speed: dict[str, list[tuple[float, float]]] = defaultdict(list)  # per part, each run
     for r in range(sizes.runs):
         for name, wanted, run_part in parts:
             if not wanted:
                 continue
-            out.write(f"run {r + 1}/{sizes.runs}: {name}\n")
+            before = python_loop_seconds()
+            out.write(f"run {r + 1}/{sizes.runs}: {name} (python loop {before:.2f} s)\n")
             with StolenTime() as taken:
                 run_part()
             stolen[name].append(round(taken.percent, 1))
+            speed[name].append((before, python_loop_seconds()))
         out.flush()
     # The host's share of the CPU time of each part of each run (bench/stolen.py).
     meta["cpu % taken by the host (steal), per run"] = dict(stolen)
+    # How fast plain Python ran just before and after each (bench/machine_speed.py).
+    meta["python loop s before / after each part, per run"] = dict(speed)
     figures = [f for f in _figures(sizes, samples) if STAGE_OF_FIGURE[f.stage] in chosen]
     if "queries" in chosen:
         out.write("queries: loading the city\n")

@@ -55,6 +55,10 @@ def test_quick_harness_reports_every_stage(tmp_path: Path) -> None:
     stolen = document["cpu % taken by the host (steal), per run"]
     assert set(stolen) == {"pipeline", "baselines", "end to end"}
     assert all(0 <= p <= 100 for shares in stolen.values() for p in shares)
+    speed = document["python loop s before / after each part, per run"]
+    assert set(speed) == set(stolen)
+    assert all(len(pairs) == TINY.runs for pairs in speed.values())
+    assert all(0 < s < 60 for pairs in speed.values() for pair in pairs for s in pair)
     checkpoints = document["e2e database checkpoints begun in each run"]
     assert len(checkpoints) == TINY.runs
     assert all(isinstance(n, int) and n >= 0 for n in checkpoints)
