@@ -40,8 +40,13 @@ def _pipeline(sizes: Sizes, samples: Samples, stages: frozenset[str]) -> None:
     later stage needs the earlier ones' output, so they run (untimed baselines skipped)
     as far as the stages asked for require."""
     with bench_env() as env:
-        run, store = measure_ingest(env, sizes.requests, env.settings.ingest_batch_size,
-                                    sizes.stage_timeout_s)
+        # eventsourcing's own write rate, taken just before the ingest is timed: the
+        # machine's speed moved by up to a third between parts of a run minutes apart
+        # (BENCHMARKS.md, session 21), and this ratio was read across them.
+        run, store = measure_ingest(
+            env, sizes.requests, env.settings.ingest_batch_size, sizes.stage_timeout_s,
+            just_before=(lambda: _store_writes(sizes, samples)) if "ingest" in stages else None,
+        )
         try:
             samples["ingest"].append(run.rate)
             samples["ingest events"].append(run.event_rate)
@@ -78,6 +83,9 @@ def _baselines(sizes: Sizes, samples: Samples) -> None:
     with bench_env() as env:
         run = measure_one_per_transaction(env, sizes.baseline_requests, sizes.stage_timeout_s)
         samples["ingest 1 per transaction"].append(run.rate)
+
+
+def _store_writes(sizes: Sizes, samples: Samples) -> None:
     with bench_env(with_broker=False) as env:
         samples["store save x100"].append(measure_store_writes(env, sizes.store_aggregates))
 
@@ -165,10 +173,12 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
                             "stages": [s for s in STAGES if s in chosen],
                             "seconds up at the start (machine, PostgreSQL)": uptimes_s()}
     # The parts of a run, each wanted or not: (name, wanted, what it runs).
+    # The ingest's baseline of one request per transaction just before the pipeline, so
+    # that the two are taken a minute apart rather than several.
     parts: list[tuple[str, bool, Callable[[], None]]] = [
+        ("baselines", "ingest" in chosen, lambda: _baselines(sizes, samples)),
         ("pipeline", bool(chosen & {"ingest", "relay", "projections", "rebuild", "memory"}),
          lambda: _pipeline(sizes, samples, chosen)),
-        ("baselines", "ingest" in chosen, lambda: _baselines(sizes, samples)),
         ("end to end", "e2e" in chosen, lambda: _end_to_end(sizes, samples)),
     ]
     stolen: dict[str, list[float]] = defaultdict(list)  # per part, % of each run

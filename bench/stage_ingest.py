@@ -10,6 +10,7 @@ eventsourcing's own write rate saving 100 aggregates per `save`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import chain
@@ -51,14 +52,18 @@ class IngestRun:
 
 
 def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
-                   tag: str = "ing", admissions: float = ADMISSIONS
+                   tag: str = "ing", admissions: float = ADMISSIONS,
+                   just_before: Callable[[], None] | None = None,
                    ) -> tuple[IngestRun, EventStore]:
     """Pre-publishes a mix of `requests`: new applications, and activist admissions
     (a share `admissions`) of applicants already in the store (seeded with the
     organisations, untimed), then times Ingest from its first record to its last.
-    Returns the store, still open."""
+    `just_before` runs between the preparation and the timed part (a baseline to be
+    measured at the same moment). Returns the store, still open."""
     settings = env.settings.model_copy(update={"ingest_batch_size": batch_size})
     store, ctx = _prepared(settings, requests, tag, admissions)
+    if just_before is not None:
+        just_before()
     before = store.recorder.max_notification_id() or 0
     ingest = Ingest(settings, store, ctx)
     progress = Progress(total=requests)
