@@ -32,6 +32,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from registry.config import Settings
 from registry.store_json import StoreTranscoder
+from registry.store_rows import send_rows_prebuilt
 
 
 class DateAsISO(Transcoding):
@@ -80,6 +81,7 @@ class EventStore(Application):
         _track_several(recorder)
         if isinstance(recorder, PostgresApplicationRecorder):
             _send_events_in_binary(recorder)
+            send_rows_prebuilt(recorder)
             _fetch_ids_as_tuples(recorder)
         return recorder
 
@@ -152,10 +154,12 @@ class EventStore(Application):
             # One primary-key lookup per id, whatever the planner believes: as a plain
             # join, a table not yet analysed (or estimates of ten rows for the array)
             # made it hash-join a scan of the whole table, 0.7 s a batch at 1M members.
-            # The lateral subquery with OFFSET 0 cannot be flattened into a join.
+            # The lateral subquery with OFFSET 0 cannot be flattened into a join. The
+            # arrays go in binary form: as text, psycopg wrote each id out (7 ms a
+            # batch of 2,000 requests, 1.7 ms so; measured).
             statement = SQL(
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state"
-                " FROM unnest(%s::uuid[], %s::bigint[]) WITH ORDINALITY AS k(id, v, n)"
+                " FROM unnest(%b::uuid[], %b::bigint[]) WITH ORDINALITY AS k(id, v, n)"
                 " CROSS JOIN LATERAL (SELECT * FROM {schema}.{table} r"
                 " WHERE r.originator_id = k.id AND r.originator_version > k.v OFFSET 0) e"
                 " ORDER BY k.n, e.originator_version"
