@@ -21,6 +21,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import postgres
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.types.composite import CompositeInfo
@@ -101,7 +102,7 @@ def send_rows_prebuilt(recorder: PostgresApplicationRecorder) -> bool:
     ):
         return False
     info = recorder.datastore.psycopg_type_adapters.get(recorder.stored_event_type_name)
-    if info is None or _type_names(recorder, info) != _COLUMNS:
+    if info is None or _type_names(info) != _COLUMNS:
         return False
     encoder = RowEncoder(info)
 
@@ -116,11 +117,10 @@ def send_rows_prebuilt(recorder: PostgresApplicationRecorder) -> bool:
     return True
 
 
-def _type_names(recorder: PostgresApplicationRecorder, info: CompositeInfo) -> tuple[str, ...]:
-    with recorder.datastore.get_connection() as conn:
-        rows = conn.execute(
-            "SELECT typname FROM unnest(%s::oid[]) WITH ORDINALITY AS f(oid, n)"
-            " JOIN pg_type t ON t.oid = f.oid ORDER BY n",
-            (list(info.field_types),),
-        ).fetchall()
-    return tuple(row["typname"] if isinstance(row, dict) else row[0] for row in rows)
+def _type_names(info: CompositeInfo) -> tuple[str | None, ...]:
+    """The columns' type names, as psycopg knows PostgreSQL's built-in types (None for
+    any other)."""
+    return tuple(
+        known.name if (known := postgres.types.get(oid)) is not None else None
+        for oid in info.field_types
+    )

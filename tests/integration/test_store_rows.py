@@ -60,7 +60,7 @@ def test_the_array_is_the_one_psycopg_sends(store: EventStore) -> None:
     assert RowEncoder(info).encode(events).data == psycopg_bytes
 
 
-def test_a_save_through_it_is_eventsourcings_save(store: EventStore, pg_schema: str) -> None:
+def test_a_save_through_it_is_eventsourcings_save(store: EventStore) -> None:
     recorder = store.recorder
     assert recorder._insert_stored_events.__module__ == "registry.store_rows"
     listener = psycopg.connect(DATABASE_URL, autocommit=True)
