@@ -79,7 +79,7 @@ def _ingest(settings: Settings, members: int, timeout_s: float) -> Samples:
         ingest = Ingest(settings, store, ctx)
         progress = _progress(members)
         ingest.process_polled = progress.wrap_polled(  # type: ignore[method-assign]
-            ingest.process_polled)
+            ingest.process_polled, ingest.settle)
         run_until_done(ingest.run, progress, timeout_s)
         return _by_mark(progress.rss), _by_mark(progress.details)
     finally:

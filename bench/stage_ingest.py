@@ -68,7 +68,7 @@ def measure_ingest(env: Env, requests: int, batch_size: int, timeout_s: float,
     ingest = Ingest(settings, store, ctx)
     progress = Progress(total=requests)
     ingest.process_polled = progress.wrap_polled(  # type: ignore[method-assign]
-        ingest.process_polled)
+        ingest.process_polled, ingest.settle)
     run_until_done(ingest.run, progress, timeout_s)
     events = (store.recorder.max_notification_id() or 0) - before
     return IngestRun(requests, progress.seconds, dict(progress.rss), events), store

@@ -28,15 +28,19 @@ class Progress:
     details: dict[float, dict[str, float]] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
 
-    def wrap_polled(self, process: Callable[..., None]) -> Callable[..., None]:
+    def wrap_polled(self, process: Callable[..., None],
+                    settle: Callable[[], None] | None = None) -> Callable[..., None]:
         """A loop's `process_polled({partition: records}, **options)`, counted; the
-        clock starts at the first call given records."""
+        clock starts at the first call given records. `settle`: what makes the last
+        records' work complete (the ingest's batch saved behind), inside the clock."""
 
         def timed(polled: dict[Any, list[Any]], **options: Any) -> None:
             count = sum(len(records) for records in polled.values())
             if self.first is None and count:
                 self.first = time.perf_counter()
             process(polled, **options)
+            if settle is not None and self.handled + count >= self.total:
+                settle()
             self._handled(count)
 
         return timed

@@ -29,11 +29,14 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresApplicationRecorder
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
@@ -56,7 +59,7 @@ from registry.handlers import (
     organisation_id,
     request_key,
 )
-from registry.store import STORE_UNAVAILABLE, EventStore
+from registry.store import STORE_UNAVAILABLE, EventStore, PreparedSave
 from registry.tally import OrganisationTally
 from schemas import topics
 from schemas.codec import DecodeError
@@ -83,6 +86,17 @@ class PartitionState:
     # When a batch was last proved to follow on the same log (time.monotonic()): the
     # guard leaves a partition proved since its last round alone.
     proved_at: float = 0.0
+
+
+@dataclass
+class SavingBehind:
+    """A batch handed to the writer thread: its aggregates (the next batch takes them
+    from here), its records, and its partitions' states before it."""
+
+    batch: Batch
+    ready: dict[TopicPartition, list[ConsumerRecord]]
+    before: dict[TopicPartition, PartitionState]
+    saved: Future[None]
 
 
 def record_digest(record: ConsumerRecord) -> bytes:
@@ -116,6 +130,25 @@ class Ingest:
         # it, a revoked partition was handled beside its new owner (consumers/
         # group_reader.py, where it was seen).
         self._owned: frozenset[TopicPartition] = frozenset()
+        # Saving behind (PostgreSQL): a batch's insert and commit, a tenth of the loop's
+        # time spent waiting for the database in a backlog (measured), run in a writer
+        # thread while the next batch is handled. One batch in flight at most; the next
+        # is handed over only once it is known saved (`settle`).
+        self._writer = (
+            ThreadPoolExecutor(1, thread_name_prefix="ingest-writer")
+            if settings.ingest_save_behind
+            and isinstance(self.recorder, PostgresApplicationRecorder)
+            else None
+        )
+        self._behind: SavingBehind | None = None
+        # Held while a batch is handed over or settled, and by a revoke: kafka-python
+        # calls the rebalance listener on its own thread.
+        self._handover = threading.Lock()
+        # Counts the saves behind that failed: a batch handled meanwhile is dropped.
+        self._failed_behind = 0
+        # Partitions whose last batch saved behind failed: their next batch is saved in
+        # line, with the fallbacks of `_save` (partition by partition, one by one).
+        self._in_line: set[TopicPartition] = set()
 
     # -- the loop -------------------------------------------------------------
 
@@ -142,6 +175,8 @@ class Ingest:
                 try:
                     if polled:
                         self._group_watch.records_arrived()
+                    else:
+                        self.settle()  # idle: the last batch's outcome taken in now
                     resumed = self._resume_missing()
                     self.process_polled(
                         {tp: records for tp, records in polled.items()
@@ -154,6 +189,12 @@ class Ingest:
                 except STORE_UNAVAILABLE as error:
                     self._wait_for_store(stop, error)
         finally:
+            try:
+                self.settle()
+            except Exception as error:  # stopping: the loop that starts next resumes from the store
+                log.warning("the last batch saved behind did not settle (%r)", error)
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
             self._consumer.close(autocommit=False)
             if self._reader is not None:
                 self._reader.close()
@@ -192,6 +233,7 @@ class Ingest:
         query, the insert, the commit), a fifth of a cycle of four partitions
         (measured). `prove_by_fetch`: seek back one record after the batch, so the next
         fetch proves the next batch (see the module's doc); otherwise it is read back."""
+        failed_behind = self._failed_behind
         ready = {}
         for tp, records in polled.items():
             proved = self._proved(tp, records)
@@ -199,7 +241,85 @@ class Ingest:
                 ready[tp] = proved
         if not ready:
             return
-        self._save(ready)
+        if self._writer is None or not self._in_line.isdisjoint(ready):
+            self.settle()
+            if self._failed_behind != failed_behind:
+                self._drop(ready)
+                return
+            self._save(ready)
+            self._in_line -= ready.keys()
+            self._advance(ready, prove_by_fetch)
+        else:
+            self._save_behind(ready, prove_by_fetch, failed_behind)
+
+    def _save_behind(
+        self,
+        ready: dict[TopicPartition, list[ConsumerRecord]],
+        prove_by_fetch: bool,
+        failed_behind: int,
+    ) -> None:
+        """Handles the batch while the one before it is being saved, then, once that
+        one is saved, hands this one to the writer. If that one was not saved, this
+        one, handled on its changes, is dropped and read again."""
+        after = self._behind.batch if self._behind is not None else None
+        with collector_paused():  # see _save
+            batch, prepared = self._handle_batch(ready, after)
+        self.settle()
+        with self._handover:
+            if self._failed_behind != failed_behind or not ready.keys() <= self.partitions.keys():
+                self._drop(ready)
+                return
+            before = {tp: replace(self.partitions[tp]) for tp in ready}
+            assert self._writer is not None
+            saved = self._writer.submit(self.store.write, prepared)
+            self._behind = SavingBehind(batch, ready, before, saved)
+            self._advance(ready, prove_by_fetch)
+
+    def settle(self) -> None:
+        """Waits for the batch saved behind, if any, and takes its outcome in: saved,
+        its aggregates go to the cache; not saved, its partitions go back to where they
+        stood before it (IntegrityError: nothing of it was saved) and their next batch
+        is saved in line, or, the store being away and what it committed unknown, they
+        are resumed from the store (and the error raised, for the loop to wait)."""
+        with self._handover:
+            behind, self._behind = self._behind, None
+            if behind is None:
+                return
+            try:
+                behind.saved.result()
+            except IntegrityError as error:
+                self._failed_behind += 1
+                log.warning("batch of %d on %s not saved behind (%s); saved again in line",
+                            sum(map(len, behind.ready.values())), sorted(behind.ready, key=str),
+                            error)  # fmt: skip
+                for tp, state in behind.before.items():
+                    if tp in self.partitions:
+                        self.partitions[tp] = state
+                        assert self._consumer is not None
+                        self._consumer.seek(tp, state.next_offset)
+                        self._in_line.add(tp)
+                return
+            except BaseException:
+                self._failed_behind += 1
+                for tp in behind.ready:
+                    self.partitions.pop(tp, None)  # resumed by the loop (_resume_missing)
+                raise
+            behind.batch.saved()
+            self._freezer.batch_done()
+
+    def _drop(self, ready: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Leaves a handled batch unsaved: its partitions are read again from where
+        their states say (a resumed partition was sought already)."""
+        assert self._consumer is not None
+        for tp in ready:
+            state = self.partitions.get(tp)
+            if state is not None:
+                state.proving = False
+                self._consumer.seek(tp, state.next_offset)
+
+    def _advance(self, ready: dict[TopicPartition, list[ConsumerRecord]], prove_by_fetch: bool
+                 ) -> None:
+        """The partitions' states past the batch saved (or being saved behind)."""
         for tp, records in ready.items():
             state = self.partitions[tp]
             state.next_offset = records[-1].offset + 1
@@ -277,6 +397,15 @@ class Ingest:
         """The records' requests handled and saved in one transaction with each
         partition's last offset; IntegrityError (nothing saved) when another writer got
         there first."""
+        batch, prepared = self._handle_batch(ready)
+        self.store.write(prepared)
+        batch.saved()
+
+    def _handle_batch(
+        self, ready: dict[TopicPartition, list[ConsumerRecord]], after: Batch | None = None
+    ) -> tuple[Batch, PreparedSave]:
+        """The records' requests handled (on `after`'s changes, a batch not saved yet),
+        and what saves them with each partition's last offset."""
         trackings = []
         received = []
         for tp, records in ready.items():
@@ -284,15 +413,15 @@ class Ingest:
             trackings.append(Tracking(self._tracking_name(tp, state.incarnation),
                                       records[-1].offset))  # fmt: skip
             received.extend(self._received(tp, state, record) for record in records)
-        batch = Batch(self.store)
+        batch = Batch(self.store, after)
         batch.load(self._ids_to_look_up(received) | self._hot)
         for one in received:
             handle(batch, one, self.ctx)
-        self.store.record(batch.events, *trackings)
-        batch.saved()
+        prepared = self.store.prepare(batch.events, *trackings)
         self._hot = {
             a.id for a in batch.aggregates.values() if isinstance(a, _LOOKED_UP_EVERY_BATCH)
         }
+        return batch, prepared
 
     def _one_by_one(
         self, tp: TopicPartition, state: PartitionState, records: list[ConsumerRecord]
@@ -351,11 +480,18 @@ class Ingest:
         self._reader_stale = True
         # Disowned first, so the loop cannot resume them again meanwhile.
         self._owned = self._owned - set(tps)
-        for tp in tps:
-            self.partitions.pop(tp, None)
+        with self._handover:
+            # A batch being saved behind is saved (or not) before its partitions go to
+            # their next owner, who resumes them from the store. Its outcome is the
+            # loop's to take in (`settle`).
+            if self._behind is not None:
+                wait_for([self._behind.saved])
+            for tp in tps:
+                self.partitions.pop(tp, None)
 
     def _resume(self, tp: TopicPartition) -> None:
         """Finds where this partition stands in the store and seeks there."""
+        self.settle()  # the store as it will stand, not before the batch saved behind
         base = f"{tp.topic}/{tp.partition}"
         incarnation = self.recorder.max_tracking_id(f"{base}#incarnation")
         if incarnation is None:

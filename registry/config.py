@@ -49,6 +49,12 @@ class Settings(BaseModel):
         description="Change requests per partition in one poll; a poll's requests, all"
         " partitions together, are saved in one transaction.",
     )
+    ingest_save_behind: bool = Field(
+        True,
+        description="On PostgreSQL, save a batch in a writer thread while the next one"
+        " is handled (one batch in flight at most); off: each batch is saved before the"
+        " next poll.",
+    )
     relay_batch_size: int = Field(2000, ge=1, description="Events per relay round.")
     fetch_wait_ms: int = Field(
         100,

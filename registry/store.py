@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -57,6 +58,14 @@ class BytesAsHex(Transcoding):
         return bytes.fromhex(data)
 
 
+@dataclass(frozen=True)
+class PreparedSave:
+    """A save's events in their stored form, with its tracking records."""
+
+    stored_events: list[StoredEvent]
+    trackings: tuple[Tracking, ...]
+
+
 class EventStore(Application):
     """The system of record. Only its repository and recorder are used by the adapters."""
 
@@ -96,13 +105,21 @@ class EventStore(Application):
         the `Recording` (and `Notification`) objects it builds for every event and the
         ingest never reads (~3 us an event here). Raises IntegrityError as it does,
         also when any one of the tracking records is not past its name's last."""
+        self.write(self.prepare(events, *trackings))
+
+    def prepare(self, events: Sequence[Any], *trackings: Tracking) -> PreparedSave:
+        """The stored form of a `record`: what `write` then sends, possibly from
+        another thread (the ingest's saving behind)."""
         if not trackings:
             raise ValueError("record: at least one tracking record")
         to_stored_event = self.mapper.to_stored_event
-        first, *more = trackings
+        return PreparedSave([to_stored_event(event) for event in events], trackings)
+
+    def write(self, prepared: PreparedSave) -> None:
+        """Saves what `prepare` made, in one transaction (see `record`)."""
+        first, *more = prepared.trackings
         self.process_recorder.insert_events(
-            [to_stored_event(event) for event in events], tracking=first,
-            **{_MORE_TRACKING: more},
+            prepared.stored_events, tracking=first, **{_MORE_TRACKING: more}
         )
 
     def take(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Aggregate]:

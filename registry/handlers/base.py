@@ -57,8 +57,13 @@ class Context:
 class Batch:
     """Aggregates touched while handling a batch, and their events in order."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, after: Batch | None = None) -> None:
         self.store = store
+        # A batch handled but not saved yet (the ingest saves it behind this one): the
+        # store does not have its changes, so what it holds is taken from it, not from
+        # the store. Its aggregates move here (one owner each), so if it cannot be
+        # saved, nothing of it is left in the cache, and this batch is dropped too.
+        self._after = after
         self.aggregates: dict[UUID, Aggregate] = {}
         self._events: list[Any] = []
         # Per organisation, the subjects and net moves of its counts not yet recorded.
@@ -72,6 +77,8 @@ class Batch:
         for nothing it could have known at the start (new members and new requests are
         most lookups, and each lookup on its own was a round trip)."""
         wanted = set(aggregate_ids) - self.aggregates.keys() - self._absent
+        if self._after is not None and self._after.aggregates:
+            wanted -= self._take_over(wanted)
         if not wanted:
             return
         taken = self.store.take(wanted)
@@ -79,6 +86,17 @@ class Batch:
         for aggregate_id, aggregate in taken.items():
             self.aggregates[aggregate_id] = aggregate
             self._footprints[aggregate_id] = footprint(aggregate)
+
+    def _take_over(self, wanted: set[UUID]) -> set[UUID]:
+        """Moves the earlier batch's aggregates among `wanted` here, as it left them;
+        their counts are in its tallies already. Returns their ids."""
+        held = self._after.aggregates if self._after is not None else {}
+        moved = wanted & held.keys()
+        for aggregate_id in moved:
+            aggregate = held.pop(aggregate_id)
+            self.aggregates[aggregate_id] = aggregate
+            self._footprints[aggregate_id] = footprint(aggregate)
+        return moved
 
     def get(self, aggregate_id: UUID, cls: type[A]) -> A | None:
         aggregate = self.aggregates.get(aggregate_id)
@@ -94,6 +112,9 @@ class Batch:
         self.store.keep(
             a for a in self.aggregates.values() if not isinstance(a, ChangeRequest | DeadLetter)
         )
+        # The cache has them now: a batch handled after this one takes them from there.
+        self.aggregates = {}
+        self._after = None
 
     def record(self, *aggregates: Aggregate) -> list[Any]:
         """Takes the new events of these aggregates into the batch, in order."""

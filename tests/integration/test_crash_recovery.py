@@ -33,9 +33,10 @@ PEOPLE = int(os.environ.get("CRASH_TEST_PEOPLE", "150"))
 
 def _write_config(settings: Settings, path: Path) -> Path:
     lines = [
-        f'{k} = "{v}"' if isinstance(v, str | Path) else f"{k} = {v}"
+        f'{k} = "{v}"' if isinstance(v, str | Path)
+        else f"{k} = {str(v).lower()}" if isinstance(v, bool) else f"{k} = {v}"
         for k, v in settings.model_dump(exclude_none=True).items()
-    ]
+    ]  # fmt: skip
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -4,7 +4,7 @@ by the ingest's proof and batch tests."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,15 @@ Logs = dict[TopicPartition, list[ConsumerRecord]]
 def records(tp: TopicPartition, tag: str, count: int) -> list[ConsumerRecord]:
     """`count` applications as the partition's records from offset 0, of people of the
     partition's own (partition 1's after partition 0's)."""
-    start = 1000 * tp.partition
+    return as_records(tp, workload.applications(count, tag, start=1000 * tp.partition))
+
+
+def as_records(tp: TopicPartition, requests: Iterable[workload.Encoded]) -> list[ConsumerRecord]:
+    """These requests as the partition's records from offset 0."""
     return [
         ConsumerRecord(tp.topic, tp.partition, -1, offset, 0, 0, encoded.key, encoded.value,
                        [], None, len(encoded.key), len(encoded.value), 0)
-        for offset, encoded in enumerate(workload.applications(count, tag, start=start))
+        for offset, encoded in enumerate(requests)
     ]  # fmt: skip
 
 
@@ -82,6 +86,11 @@ def ingest_over(settings: Settings, events: EventStore, logs: Logs
     for tp in logs:
         ingest._resume(tp)
     return ingest, consumer, reader
+
+
+def in_line(settings: Settings) -> Settings:
+    """Each batch saved before the next is handled (PostgreSQL's stores save behind)."""
+    return settings.model_copy(update={"ingest_save_behind": False})
 
 
 def handled(events: EventStore, tp: TopicPartition, incarnation: int = 1) -> int | None:

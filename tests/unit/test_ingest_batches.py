@@ -16,7 +16,13 @@ from bench import workload
 from domain.change_request import change_request_id
 from registry.store import EventStore
 from schemas import topics
-from tests.unit.ingest_world import handled, ingest_over, records, store_fixture  # noqa: F401
+from tests.unit.ingest_world import (  # noqa: F401
+    handled,
+    in_line,
+    ingest_over,
+    records,
+    store_fixture,
+)
 
 A = TopicPartition(topics.CHANGE_REQUESTS, 0)
 B = TopicPartition(topics.CHANGE_REQUESTS, 1)
@@ -43,11 +49,12 @@ def test_a_poll_of_two_partitions_is_one_transaction_with_both_positions(
     logs = {A: records(A, "a", 10), B: records(B, "b", 10)}
     ingest, _, _ = ingest_over(settings, events, logs)
     saves: list[int] = []
-    record = events.record
-    monkeypatch.setattr(events, "record",
-                        lambda evs, *trackings: (saves.append(len(trackings)),
-                                                 record(evs, *trackings)))  # fmt: skip
+    write = events.write
+    monkeypatch.setattr(events, "write",
+                        lambda prepared: (saves.append(len(prepared.trackings)),
+                                          write(prepared)))  # fmt: skip
     ingest.process_polled({A: logs[A], B: logs[B]})
+    ingest.settle()
     assert saves == [2]
     assert (handled(events, A), handled(events, B)) == (9, 9)
     assert (ingest.partitions[A].next_offset, ingest.partitions[B].next_offset) == (10, 10)
@@ -65,7 +72,7 @@ def test_one_tracking_record_behind_fails_the_whole_transaction(store: Any) -> N
 def test_a_partition_another_writer_saved_first_leaves_the_other_saved(store: Any) -> None:
     settings, events = store
     logs = {A: records(A, "a", 10), B: records(B, "b", 10)}
-    ingest, _, _ = ingest_over(settings, events, logs)
+    ingest, _, _ = ingest_over(in_line(settings), events, logs)
     # Another ingest process, holding B for a moment in a rebalance, saved it first.
     events.record([], Tracking(f"{B.topic}/{B.partition}@1", 9))
     ingest.process_polled({A: logs[A], B: logs[B]})
