@@ -122,21 +122,26 @@ class EventStore(Application):
             prepared.stored_events, tracking=first, **{_MORE_TRACKING: more}
         )
 
-    def take(self, aggregate_ids: Collection[UUID]) -> dict[UUID, Aggregate]:
+    def take(
+        self, aggregate_ids: Collection[UUID], held: dict[UUID, Aggregate] | None = None
+    ) -> dict[UUID, Aggregate]:
         """The current state of each of these aggregates that has events, read in one
         query: a cached one is fast-forwarded by the events recorded since it was cached
         (by this process or another), the others are built from all their events.
+        `held`: some of them as the caller has them already (ahead of the store, maybe),
+        fast-forwarded as the cached ones are.
 
         What is returned belongs to the caller: cached aggregates are taken out of the
         cache rather than copied (a deep copy of each cost more than its load), so one
         the caller changes and fails to save is simply gone from the cache. Give them
         back with `keep` once the changes are saved."""
         cache = self.repository.cache
-        cached: dict[UUID, Aggregate] = {}
+        cached: dict[UUID, Aggregate] = dict(held or {})
         if cache is not None:
             for aggregate_id in aggregate_ids:
-                with contextlib.suppress(KeyError):
-                    cached[aggregate_id] = cache.get(aggregate_id, evict=True)
+                if aggregate_id not in cached:
+                    with contextlib.suppress(KeyError):
+                        cached[aggregate_id] = cache.get(aggregate_id, evict=True)
         after = {a: (cached[a].version if a in cached else 0) for a in aggregate_ids}
         taken: dict[UUID, Aggregate] = {}
         for aggregate_id, events in self._events_after(after).items():

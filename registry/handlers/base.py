@@ -77,26 +77,21 @@ class Batch:
         for nothing it could have known at the start (new members and new requests are
         most lookups, and each lookup on its own was a round trip)."""
         wanted = set(aggregate_ids) - self.aggregates.keys() - self._absent
-        if self._after is not None and self._after.aggregates:
-            wanted -= self._take_over(wanted)
         if not wanted:
             return
-        taken = self.store.take(wanted)
+        taken = self.store.take(wanted, self._take_over(wanted))
         self._absent |= wanted - taken.keys()
         for aggregate_id, aggregate in taken.items():
             self.aggregates[aggregate_id] = aggregate
             self._footprints[aggregate_id] = footprint(aggregate)
 
-    def _take_over(self, wanted: set[UUID]) -> set[UUID]:
-        """Moves the earlier batch's aggregates among `wanted` here, as it left them;
-        their counts are in its tallies already. Returns their ids."""
+    def _take_over(self, wanted: set[UUID]) -> dict[UUID, Aggregate]:
+        """The earlier batch's aggregates among `wanted`, taken from it as it left them
+        (their counts are in its tallies already). The store fast-forwards them like
+        cached ones: what another writer recorded after that batch was saved (the
+        batch may be saved by now) is then seen, as a batch saved in line would."""
         held = self._after.aggregates if self._after is not None else {}
-        moved = wanted & held.keys()
-        for aggregate_id in moved:
-            aggregate = held.pop(aggregate_id)
-            self.aggregates[aggregate_id] = aggregate
-            self._footprints[aggregate_id] = footprint(aggregate)
-        return moved
+        return {aggregate_id: held.pop(aggregate_id) for aggregate_id in wanted & held.keys()}
 
     def get(self, aggregate_id: UUID, cls: type[A]) -> A | None:
         aggregate = self.aggregates.get(aggregate_id)

@@ -5,13 +5,11 @@ transaction, and a baseline a third faster than the one the goal names.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from bench.env import bench_env
 from bench.stage_ingest import ADMISSIONS, measure_one_per_transaction
-from registry.store import EventStore
+from registry.store import EventStore, PreparedSave
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +20,13 @@ def test_the_baseline_saves_each_request_in_a_transaction_of_its_own(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     transactions: list[int] = []  # tracking records (= requests) per save
-    record = EventStore.record
+    write = EventStore.write
 
-    def counted(self: EventStore, events: Any, *trackings: Any) -> None:
-        transactions.append(len(trackings))
-        record(self, events, *trackings)
+    def counted(self: EventStore, prepared: PreparedSave) -> None:
+        transactions.append(len(prepared.trackings))
+        write(self, prepared)
 
-    monkeypatch.setattr(EventStore, "record", counted)
+    monkeypatch.setattr(EventStore, "write", counted)
     with bench_env() as env:
         assert env.settings.partitions > 1  # where a poll brings several partitions' records
         run = measure_one_per_transaction(env, REQUESTS, timeout_s=120)

@@ -94,3 +94,4 @@ def test_the_guard_reads_back_only_partitions_not_proved_since_its_last_round(
     assert reader.asked == []  # both proved since the last round
     ingest._guard_all()
     assert sorted(reader.asked) == [(0, 19), (1, 9)]  # neither proved since
+    ingest.settle()

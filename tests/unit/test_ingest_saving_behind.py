@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from consumers.ingest import Ingest
 from domain.change_request import ChangeRequest, change_request_id
 from domain.identity import CitizenId
 from domain.member import Member
+from domain.provenance import Provenance
 from registry.runtime import ingest_context
 from registry.store import EventStore, PreparedSave
 from schemas import topics
@@ -158,3 +160,28 @@ def test_a_revoked_partition_is_given_up_once_its_batch_is_saved(
 
 def _exists(events: EventStore, request_id: str) -> bool:
     return bool(events.recorder.select_events(change_request_id(workload.CITY, request_id)))
+
+
+def test_what_another_writer_recorded_after_the_batch_in_flight_is_seen(store: Any) -> None:
+    settings, events = store
+    catalog = ingest_context(settings).catalog
+    log = as_records(A, [workload.encode(workload.apply_request(0, "w"), catalog),
+                         workload.encode(workload.admit_activist_request(0, "w"), catalog)])
+    ingest, _, _ = ingest_over(settings, events, {A: log})
+    ingest.process_polled({A: log[0:1]})
+    assert ingest._behind is not None
+    ingest._behind.saved.result()  # saved; the ingest has not taken that in yet
+    # Another writer (an earlier request's redelivery on another process, a repair)
+    # records the admission itself.
+    member = _member(ingest, events, 0)
+    member.admit_as_activist(
+        decided_by=member.organisation_id, effective_date=date.today() - timedelta(days=20),
+        recorded_on=date.today(), by=Provenance(request_id="repair", source_system="test"),
+    )  # fmt: skip
+    events.save(member)
+    ingest.process_polled({A: log[0:2]})  # the request: handled on the member as it is now
+    ingest.settle()
+    outcome = _request(events, "w-v00000000")
+    assert (outcome.accepted, outcome.code) == (False, "WRONG_STAGE")
+    assert ingest._failed_behind == 0  # not accepted on a stale member, then refused
+    assert _member(ingest, events, 0).version == 2
