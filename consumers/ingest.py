@@ -8,6 +8,12 @@ each partition's share is tried in its own transaction, and a share that still c
 has its requests redone one per transaction, so one bad request cannot take its
 neighbours down with it.
 
+In a backlog on PostgreSQL, a batch is saved by a writer thread while the next is
+handled (`_save_behind`): the next batch takes what it shares with the batch in flight
+from that batch, and is handed to the writer only once the first is known saved
+(`settle`); if the first was not, the next is dropped and both are read again, the first
+saved in line. A resume, a revoke and the loop's end wait for the batch in flight.
+
 Incarnations: a partition's log normally only grows. When it has been replaced (Tansu
 restarted and lost it), the record at our last offset is no longer the one we handled;
 the partition then gets a new incarnation and is read from its start. Requests seen
@@ -181,7 +187,7 @@ class Ingest:
                     self.process_polled(
                         {tp: records for tp, records in polled.items()
                          if tp in self.partitions and tp not in resumed},
-                        prove_by_fetch=caught_up,
+                        prove_by_fetch=caught_up, save_behind=not caught_up,
                     )  # fmt: skip
                     since = time.monotonic() - self._last_guard
                     if since > GUARD_INTERVAL_S or (not polled and since > IDLE_GUARD_INTERVAL_S):
@@ -224,7 +230,11 @@ class Ingest:
         self.process_polled({tp: records}, prove_by_fetch=prove_by_fetch)
 
     def process_polled(
-        self, polled: dict[TopicPartition, list[ConsumerRecord]], *, prove_by_fetch: bool = True
+        self,
+        polled: dict[TopicPartition, list[ConsumerRecord]],
+        *,
+        prove_by_fetch: bool = True,
+        save_behind: bool = True,
     ) -> None:
         """A poll's records: each partition's proved to follow what was handled there,
         then all of them handled and saved in one transaction with one tracking record
@@ -232,7 +242,13 @@ class Ingest:
         each partition's transaction cost ~5 ms beyond its requests (its aggregates'
         query, the insert, the commit), a fifth of a cycle of four partitions
         (measured). `prove_by_fetch`: seek back one record after the batch, so the next
-        fetch proves the next batch (see the module's doc); otherwise it is read back."""
+        fetch proves the next batch (see the module's doc); otherwise it is read back.
+        `save_behind`: saved by the writer thread while the next batch is handled (where
+        the store is PostgreSQL); the loop asks for it in a backlog only. Caught up, the
+        next poll brings a few requests at once, and the writer, waiting for the
+        interpreter lock at each of its round trips while they are handled, committed
+        later than in line: at 2,000 requests/s outcome p50 / p99 76 / 169 ms against
+        68 / 140, and 0.228 against 0.206 CPU ms a request (measured)."""
         failed_behind = self._failed_behind
         ready = {}
         for tp, records in polled.items():
@@ -241,7 +257,7 @@ class Ingest:
                 ready[tp] = proved
         if not ready:
             return
-        if self._writer is None or not self._in_line.isdisjoint(ready):
+        if self._writer is None or not save_behind or not self._in_line.isdisjoint(ready):
             self.settle()
             if self._failed_behind != failed_behind:
                 self._drop(ready)
