@@ -51,9 +51,9 @@ class Settings(BaseModel):
     )
     ingest_save_behind: bool = Field(
         True,
-        description="On PostgreSQL, save a batch in a writer thread while the next one"
-        " is handled (one batch in flight at most); off: each batch is saved before the"
-        " next poll.",
+        description="On PostgreSQL, in a backlog (a poll cut by its limit), save a batch"
+        " in a writer thread while the next one is handled (one batch in flight at most);"
+        " off, or caught up: each batch is saved before the next poll.",
     )
     relay_batch_size: int = Field(2000, ge=1, description="Events per relay round.")
     fetch_wait_ms: int = Field(
