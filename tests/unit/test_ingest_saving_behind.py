@@ -11,6 +11,7 @@ import time
 from datetime import date, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 from kafka import TopicPartition
@@ -22,8 +23,9 @@ from domain.identity import CitizenId
 from domain.member import Member
 from domain.provenance import Provenance
 from registry.runtime import ingest_context
-from registry.store import EventStore, PreparedSave
+from registry.store import STORE_UNAVAILABLE, EventStore, PreparedSave, open_event_store
 from schemas import topics
+from tests.conftest import DATABASE_URL
 from tests.unit.ingest_world import (  # noqa: F401
     as_records,
     handled,
@@ -185,3 +187,39 @@ def test_what_another_writer_recorded_after_the_batch_in_flight_is_seen(store: A
     assert (outcome.accepted, outcome.code) == (False, "WRONG_STAGE")
     assert ingest._failed_behind == 0  # not accepted on a stale member, then refused
     assert _member(ingest, events, 0).version == 2
+
+
+def test_a_store_that_fails_a_save_behind_has_its_partitions_resumed_from_it(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, _ = store
+    # The same store, whose saves give up after waiting 1 s for the events table's lock.
+    events = open_event_store(settings, POSTGRES_LOCK_TIMEOUT="1")
+    try:
+        log = records(A, "u", 10)
+        ingest, _, _ = ingest_over(settings, events, {A: log})
+        locked, write = threading.Event(), events.write
+
+        def write_once_locked(prepared: PreparedSave) -> None:
+            assert locked.wait(10)
+            write(prepared)
+
+        monkeypatch.setattr(events, "write", write_once_locked)
+        ingest.process_polled({A: log})
+        schema = settings.postgres()["schema"]
+        with psycopg.connect(DATABASE_URL, autocommit=True) as holder, holder.transaction():
+            holder.execute(f'LOCK TABLE "{schema}".registry_events IN ACCESS EXCLUSIVE MODE')
+            locked.set()
+            with pytest.raises(STORE_UNAVAILABLE):
+                ingest.settle()
+        # What the store committed is not known to the loop: the partition is resumed
+        # from the store (as the loop's _resume_missing does), and read again.
+        assert A not in ingest.partitions
+        ingest._resume(A)
+        assert ingest.partitions[A].next_offset == 0
+        ingest.process_polled({A: log})
+        ingest.settle()
+        assert handled(events, A) == 9
+        assert [_request(events, f"u-a{i:08d}").version for i in range(10)] == [1] * 10
+    finally:
+        events.close()
