@@ -168,6 +168,7 @@ class Ingest:
                     log.warning("group membership stuck %.0f s (a rebalance that did not end,"
                                 " or nothing polled after the broker lost the log); joining"
                                 " again", self._group_watch.stuck_after_s)
+                    self._wait_behind()  # before its partitions go to another member
                     self._consumer.close(autocommit=False)
                     self._join()
                 # A poll spreads its records over the partitions: ask for a full batch
@@ -497,13 +498,17 @@ class Ingest:
         # Disowned first, so the loop cannot resume them again meanwhile.
         self._owned = self._owned - set(tps)
         with self._handover:
-            # A batch being saved behind is saved (or not) before its partitions go to
-            # their next owner, who resumes them from the store. Its outcome is the
-            # loop's to take in (`settle`).
-            if self._behind is not None:
-                wait_for([self._behind.saved])
+            self._wait_behind()
             for tp in tps:
                 self.partitions.pop(tp, None)
+
+    def _wait_behind(self) -> None:
+        """Waits until the batch being saved behind, if any, is saved or not, so that
+        its partitions' next owner, who resumes them from the store, finds it there.
+        Its outcome is the loop's to take in (`settle`)."""
+        behind = self._behind
+        if behind is not None:
+            wait_for([behind.saved])
 
     def _resume(self, tp: TopicPartition) -> None:
         """Finds where this partition stands in the store and seeks there."""
