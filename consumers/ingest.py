@@ -97,10 +97,10 @@ class PartitionState:
 @dataclass
 class SavingBehind:
     """A batch handed to the writer thread: its aggregates (the next batch takes them
-    from here), its records, and its partitions' states before it."""
+    from here), how many requests it holds, and its partitions' states before it."""
 
     batch: Batch
-    ready: dict[TopicPartition, list[ConsumerRecord]]
+    requests: int
     before: dict[TopicPartition, PartitionState]
     saved: Future[None]
 
@@ -289,7 +289,8 @@ class Ingest:
             before = {tp: replace(self.partitions[tp]) for tp in ready}
             assert self._writer is not None
             saved = self._writer.submit(self.store.write, prepared)
-            self._behind = SavingBehind(batch, ready, before, saved)
+            requests = sum(map(len, ready.values()))
+            self._behind = SavingBehind(batch, requests, before, saved)
             self._advance(ready, prove_by_fetch)
 
     def settle(self) -> None:
@@ -307,8 +308,7 @@ class Ingest:
             except IntegrityError as error:
                 self._failed_behind += 1
                 log.warning("batch of %d on %s not saved behind (%s); saved again in line",
-                            sum(map(len, behind.ready.values())), sorted(behind.ready, key=str),
-                            error)  # fmt: skip
+                            behind.requests, sorted(behind.before, key=str), error)  # fmt: skip
                 for tp, state in behind.before.items():
                     if tp in self.partitions:
                         self.partitions[tp] = state
@@ -318,7 +318,7 @@ class Ingest:
                 return
             except BaseException:
                 self._failed_behind += 1
-                for tp in behind.ready:
+                for tp in behind.before:
                     self.partitions.pop(tp, None)  # resumed by the loop (_resume_missing)
                 raise
             behind.batch.saved()
