@@ -7,6 +7,7 @@ re-delivered request finds its ChangeRequest and gets the same answer back.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
@@ -16,11 +17,19 @@ from eventsourcing.domain import Aggregate, event
 _REQUEST_NAMESPACE = UUID("0b8e4a7e-55a6-4a4e-8c39-7f6a3d2b1c01")
 
 
+# uuid5 with the namespace hashed once: every new request's id is worked out on the
+# ingest's loop, and `uuid.uuid5` hashes the namespace's bytes again each time (1.4
+# against 2.4 us here).
+_REQUEST_NAMESPACE_HASHED = hashlib.sha1(_REQUEST_NAMESPACE.bytes)
+
+
 # The ingest asks for a request's id when it looks the batch up, when it handles the
 # request and when it records the outcome: remembered for a batch's worth of requests.
 @lru_cache(maxsize=8192)
 def change_request_id(source_system: str, request_id: str) -> UUID:
-    return uuid5(_REQUEST_NAMESPACE, f"{source_system}\x1f{request_id}")
+    digest = _REQUEST_NAMESPACE_HASHED.copy()
+    digest.update(f"{source_system}\x1f{request_id}".encode())
+    return UUID(bytes=digest.digest()[:16], version=5)
 
 
 class ChangeRequest(Aggregate):
