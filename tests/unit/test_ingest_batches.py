@@ -17,6 +17,7 @@ from domain.change_request import change_request_id
 from registry.store import EventStore
 from schemas import topics
 from tests.unit.ingest_world import (  # noqa: F401
+    as_records,
     handled,
     in_line,
     ingest_over,
@@ -95,3 +96,23 @@ def test_the_guard_reads_back_only_partitions_not_proved_since_its_last_round(
     ingest._guard_all()
     assert sorted(reader.asked) == [(0, 19), (1, 9)]  # neither proved since
     ingest.settle()
+
+
+def test_a_citizen_id_in_other_digits_is_refused_and_its_neighbours_saved(store: Any) -> None:
+    """Digits of other scripts pass `str.isdigit()` and `int()`: such a number was taken
+    as valid, and the member id's keyed hash (ASCII only) then failed the whole batch,
+    every time it was read again."""
+    settings, events = store
+    bad = workload.apply_request(3, "d")
+    ascii_number = bad["member_citizen_id"]
+    bad["member_citizen_id"] = "".join(
+        chr(0x660 + int(c)) for c in ascii_number[:17]) + ascii_number[17]  # fmt: skip
+    log = as_records(A, [*workload.applications(3, "d"), workload.encode(bad)])
+    ingest, _, _ = ingest_over(settings, events, {A: log})
+    ingest.process_polled({A: log})
+    ingest.settle()
+    assert handled(events, A) == 3
+    assert _recorded(events, A, "d", 4) == [True] * 4
+    refused = events.repository.get(change_request_id(workload.CITY, "d-a00000003"))
+    assert (refused.accepted, refused.code) == (False, "INVALID_REQUEST")
+    assert "must be 17 digits and a digit or X" in refused.values["member_citizen_id"]

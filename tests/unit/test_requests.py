@@ -4,6 +4,7 @@ two wire forms read the same, and the pydantic models agree with the .avsc files
 from __future__ import annotations
 
 import json
+import random
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,28 @@ def test_citizen_ids_are_checked_and_never_shown_whole() -> None:
     wrong_date = "110101199002301234"
     error = invalid(request("RecordDeath", wrong_date[:17] + check_character(wrong_date[:17])))
     assert "birth date is not a real date" in error.values["member_citizen_id"]
+
+
+def test_citizen_ids_in_digits_of_other_scripts_are_refused() -> None:
+    # They pass str.isdigit() and int(); the number is hashed as ASCII into the id.
+    for zero in (0x660, 0xFF10, 0x966):  # Arabic-Indic, fullwidth, Devanagari
+        number = "".join(chr(zero + int(c)) for c in GOOD_ID[:17]) + GOOD_ID[17]
+        error = invalid(request("RecordDeath", number))
+        assert "must be 17 digits and a digit or X" in error.values["member_citizen_id"]
+        assert number not in str(error.values)
+
+
+def test_the_check_character_is_the_standards_and_takes_only_digits_0_to_9() -> None:
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)  # GB 11643-1999
+    rng = random.Random(11643)
+    for _ in range(2000):
+        first17 = "".join(rng.choice("0123456789") for _ in range(17))
+        total = sum(int(digit) * weight for digit, weight in zip(first17, weights, strict=True))
+        assert check_character(first17) == "10X98765432"[total % 11]
+    assert check_character("11010519491231002") == "X"
+    for wrong in ("1101051949123100", "1101051949123100A", "\u0661" * 17):
+        with pytest.raises(ValueError):
+            check_character(wrong)
 
 
 def test_a_member_request_needs_the_member() -> None:
