@@ -346,9 +346,13 @@ def _after(db: Database, after: str | None) -> tuple[str, str, int]:
     if not after:
         return ("", "", 0)
     aggregate_id, _, version = after.rpartition(":")
+    # isascii: "²" and other digits pass isdigit() and int() refuses them; at most 18
+    # digits, so a version past the column's bigint is an unknown cursor, not an error.
+    if not (version.isascii() and version.isdigit() and len(version) <= 18):
+        raise BadCursor(f"unknown page cursor {after!r}")
     rows = db.query(
         "SELECT recorded_at FROM rm_audit WHERE aggregate_id = ? AND version = ?",
-        (aggregate_id, int(version) if version.isdigit() else -1),
+        (aggregate_id, int(version)),
     )
     if not rows:
         raise BadCursor(f"unknown page cursor {after!r}")

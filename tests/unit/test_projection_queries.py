@@ -63,6 +63,9 @@ def test_roster_and_trail_pages(db: Database) -> None:
     assert [t["store_position"] for t in trail] == sorted(t["store_position"] for t in trail)
     with pytest.raises(queries.BadCursor, match="is not an event of"):
         queries.trail_page(db, member, after=f"{oid('PD-S1-C1')}:1")
+    for version in ("²", "١", "99999999999999999999", "-1", ""):
+        with pytest.raises(queries.BadCursor, match="unknown page cursor"):
+            queries.trail_page(db, member, after=f"{member}:{version}")
     org_trail = queries.organisation_trail_page(db, "PD-S1-C1", limit=100)["items"]
     assert org_trail[0]["event_type"] == "OrganisationEstablished"
     assert {t["aggregate_id"] for t in org_trail} == {str(oid("PD-S1-C1")), member}
