@@ -7,8 +7,8 @@ from typing import Any
 # Every code the domain can raise, with the rule it stands for. docs/ERRORS.md is
 # generated from this mapping by rules_table_markdown() (a test checks they agree).
 RULES: dict[str, str] = {
-    "INVALID_CITIZEN_ID": "A citizen ID number has 18 characters, a real birth date and a "
-    "check character that matches GB 11643-1999.",
+    "INVALID_CITIZEN_ID": "A citizen ID number has 18 characters (17 digits 0-9, then a "
+    "digit or X), a real birth date and a check character that matches GB 11643-1999.",
     "TOO_YOUNG": "An applicant must be at least 18 years old on the application date.",
     "ALREADY_A_MEMBER": "A person with an open membership episode cannot apply again.",
     "STAGE_TOO_EARLY": "The change needs the member to have reached an earlier stage first.",
