@@ -986,9 +986,11 @@ class Member(Aggregate):
             effective_date, recorded_on, allowed=(Standing.NORMAL, Standing.CORRECTION)
         )
         if reason is SuspensionReason.LOST_CONTACT:
+            # A date after the suspension is refused before the months are counted on
+            # from it: from the calendar's last half year there is no date to count to.
             earliest = (
                 add_months(out_of_touch_since, policy.lost_contact_min_months)
-                if out_of_touch_since
+                if out_of_touch_since and out_of_touch_since <= effective_date
                 else None
             )
             if earliest is None or effective_date < earliest:

@@ -150,6 +150,16 @@ def test_suspension_needs_6_months_out_of_touch() -> None:
         m,
         **_m(reason=SuspensionReason.LOST_CONTACT, out_of_touch_since=None, decided_by=BRANCH),
     )
+    # Out of touch since a day after the suspension, up to the calendar's last day (six
+    # months on from it there is no date: once a ValueError that stopped the ingest).
+    for since in (D + timedelta(days=1), date(9999, 7, 1), date(9999, 12, 31)):
+        refused(
+            "LOST_CONTACT_TOO_SHORT",
+            m.suspend,
+            m,
+            **_m(reason=SuspensionReason.LOST_CONTACT, out_of_touch_since=since,
+                 decided_by=BRANCH),
+        )  # fmt: skip
     m.suspend(
         **_m(
             reason=SuspensionReason.LOST_CONTACT,

@@ -4,6 +4,8 @@ dissolve."""
 
 from __future__ import annotations
 
+from datetime import date
+
 from domain.vocabulary import Stage, Standing
 from registry import requests as rq
 from registry.handlers import HANDLERS, organisation_id
@@ -201,6 +203,10 @@ def test_standing_changes_in_order(world: World, founders: tuple) -> None:
         reason="LOST_CONTACT",
         out_of_touch_since=ago(380),
     )
+    # Six months on from the calendar's last day there is no date: refused, where it
+    # once raised a ValueError that failed the whole batch, every time it was read.
+    world.refused("LOST_CONTACT_TOO_SHORT", C1, "SuspendMembership", 180, person=person,
+                  reason="LOST_CONTACT", out_of_touch_since=date(9999, 12, 31))  # fmt: skip
     world.ok(
         C1,
         "SuspendMembership",
