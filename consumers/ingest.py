@@ -6,7 +6,10 @@ topic/partition@incarnation, position = its last offset), so a crash at any poin
 either saved the whole batch and its offsets, or nothing. If a batch cannot be saved,
 each partition's share is tried in its own transaction, and a share that still cannot
 has its requests redone one per transaction, so one bad request cannot take its
-neighbours down with it.
+neighbours down with it. The same goes for a batch the registry's own code fails on (a
+fault met on one of its requests, not the store's or the broker's): one by one, that
+request is refused as NOT_PROCESSED, nothing of it applied, instead of failing again
+each time its partition is read.
 
 In a backlog on PostgreSQL, a batch is saved by a writer thread while the next is
 handled (`_save_behind`): the next batch takes what it shares with the batch in flight
@@ -40,8 +43,9 @@ from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, replace
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, PersistenceError, Tracking
 from eventsourcing.postgres import PostgresApplicationRecorder
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
@@ -63,6 +67,7 @@ from registry.handlers import (
     ReceivedRecord,
     handle,
     organisation_id,
+    refuse_unprocessed,
     request_key,
 )
 from registry.store import STORE_UNAVAILABLE, EventStore, PreparedSave
@@ -107,6 +112,16 @@ class SavingBehind:
 
 def record_digest(record: ConsumerRecord) -> bytes:
     return hashlib.sha256((record.key or b"") + b"\x00" + (record.value or b"")).digest()
+
+
+def fault_of_handling(error: Exception) -> bool:
+    """An error raised by the code that handles requests (a fault of the registry's,
+    met on some request of the batch), not by the store or the broker: those the loop
+    waits out, or stops on, as before. Such a batch is split until the request is
+    found, which is then refused as NOT_PROCESSED rather than stopping its partition
+    (it would fail again each time it was read, and every later request waits behind
+    it)."""
+    return not isinstance(error, PersistenceError | psycopg.Error | KafkaError | MemoryError)
 
 
 class Ingest:
@@ -277,15 +292,29 @@ class Ingest:
     ) -> None:
         """Handles the batch while the one before it is being saved, then, once that
         one is saved, hands this one to the writer. If that one was not saved, this
-        one, handled on its changes, is dropped and read again."""
+        one, handled on its changes, is dropped and read again. A batch the registry
+        fails to handle is saved in line, whose fallbacks find the request at fault."""
         after = self._behind.batch if self._behind is not None else None
         # Paused until the batch before is settled (see _save): its survivors are
         # frozen then, with this batch's, before any pass walks them. Back on between
         # handling and settling, the first allocation set off a pass over both
         # batches' young objects (4 % of the loop, py-spy).
         with collector_paused():
-            batch, prepared = self._handle_batch(ready, after)
+            try:
+                handled: tuple[Batch, PreparedSave] | None = self._handle_batch(ready, after)
+            except Exception as error:
+                if not fault_of_handling(error):
+                    raise
+                handled = None  # saved in line below, where its request is found
             self.settle()
+        if handled is None:
+            if self._failed_behind != failed_behind or not ready.keys() <= self.partitions.keys():
+                self._drop(ready)
+                return
+            self._save(ready)
+            self._advance(ready, prove_by_fetch)
+            return
+        batch, prepared = handled
         with self._handover:
             if self._failed_behind != failed_behind or not ready.keys() <= self.partitions.keys():
                 self._drop(ready)
@@ -407,6 +436,12 @@ class Ingest:
             log.warning("batch of %d on %s not saved (%s); %s", sum(map(len, ready.values())),
                         sorted(ready, key=str), error,
                         "partition by partition" if len(ready) > 1 else "one by one")
+        except Exception as error:
+            if not fault_of_handling(error):
+                raise
+            log.error("batch of %d on %s could not be handled (%r); %s",
+                      sum(map(len, ready.values())), sorted(ready, key=str), error,
+                      "partition by partition" if len(ready) > 1 else "one by one")
         if len(ready) > 1:
             for tp, records in ready.items():
                 self._save({tp: records})
@@ -453,9 +488,20 @@ class Ingest:
                 if self.recorder.has_tracking_id(name, record.offset):
                     break  # saved already (by us before a crash, or by another member)
                 batch = Batch(self.store)
-                handle(batch, self._received(tp, state, record), self.ctx)
+                received = self._received(tp, state, record)
                 try:
-                    self.store.record(batch.events, Tracking(name, record.offset))
+                    handle(batch, received, self.ctx)
+                    prepared = self.store.prepare(batch.events, Tracking(name, record.offset))
+                except Exception as error:
+                    if not fault_of_handling(error):
+                        raise
+                    log.exception("request at %s/%d could not be handled; refused as"
+                                  " NOT_PROCESSED", tp, record.offset)  # fmt: skip
+                    batch = Batch(self.store)
+                    refuse_unprocessed(batch, received, self.ctx, error)
+                    prepared = self.store.prepare(batch.events, Tracking(name, record.offset))
+                try:
+                    self.store.write(prepared)
                     batch.saved()
                     break
                 except IntegrityError:

@@ -30,6 +30,9 @@ RULES: dict[str, str] = {
     "UNKNOWN_SOURCE_SYSTEM": "The source system is not registered as an integrator.",
     "INVALID_REQUEST": "A request field breaks its rule.",
     "DUPLICATE_REQUEST_ID_CONFLICT": "A request id was reused with a different body.",
+    "NOT_PROCESSED": "The registry's own code failed on the request (a fault of the "
+    "registry, logged with where the request was read); nothing of it was applied. Send "
+    "it again under a new request id once the registry is fixed.",
     # -- membership episodes and development stages
     "EPISODE_CLOSED": "A person whose membership episode has ended (an exit) takes no changes "
     "until a new application opens another episode.",

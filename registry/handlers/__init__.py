@@ -7,7 +7,7 @@ Other modules import the public names from here: `Batch`, `Context`, `ReceivedRe
 """
 
 from registry.handlers.base import Batch, Context, ReceivedRecord, organisation_id
-from registry.handlers.core import HANDLERS, handle, request_key
+from registry.handlers.core import HANDLERS, handle, refuse_unprocessed, request_key
 
 __all__ = [
     "HANDLERS",
@@ -16,5 +16,6 @@ __all__ = [
     "ReceivedRecord",
     "handle",
     "organisation_id",
+    "refuse_unprocessed",
     "request_key",
 ]

@@ -94,6 +94,36 @@ def handle(batch: Batch, received: ReceivedRecord, ctx: Context) -> None:
     )
 
 
+def refuse_unprocessed(
+    batch: Batch, received: ReceivedRecord, ctx: Context, error: Exception
+) -> None:
+    """The one outcome of a request that `handle` failed on with an error of the
+    registry's own code (a bug), in a batch of its own: refused, nothing of it applied,
+    so that it does not stop its partition (every later request waits behind it). The
+    integrator may send it again under a new request id once the registry is fixed.
+    The error itself goes to the log, with where the request was read; the outcome
+    names its type only (outcomes are published)."""
+    schema_name, record = received.decoded or ctx.catalog.decode(received.value)
+    if schema_name in rq.STANDALONE_SCHEMAS:
+        record = rq.as_envelope(schema_name, record)
+    source_system, request_id = request_key(record)
+    if batch.get(change_request_id(source_system, request_id), RequestRecord) is not None:
+        raise error  # failed answering a repeat: its first outcome stands, nothing to add
+    batch.record(
+        RequestRecord.decide(
+            source_system=source_system,
+            request_id=request_id,
+            body_digest=hashlib.sha256(received.value).hexdigest(),
+            accepted=False,
+            code="NOT_PROCESSED",
+            message="the registry failed on this request; nothing of it was applied",
+            values={"error": type(error).__name__},
+            caused=[],
+            received_from=received.received_from,
+        )
+    )
+
+
 def request_key(record: dict[str, Any]) -> tuple[str, str]:
     """(source system, request id) as the request's record is kept under, whatever the
     decoded record holds (a missing or overlong value is still a key)."""

@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import OperationalError, Tracking
 from kafka import TopicPartition
 
 from bench import workload
-from domain.change_request import change_request_id
+from domain.change_request import ChangeRequest, change_request_id
+from domain.identity import CitizenId
+from registry import requests as rq
+from registry.handlers import core
 from registry.store import EventStore
 from schemas import topics
 from tests.unit.ingest_world import (  # noqa: F401
@@ -116,3 +119,68 @@ def test_a_citizen_id_in_other_digits_is_refused_and_its_neighbours_saved(store:
     refused = events.repository.get(change_request_id(workload.CITY, "d-a00000003"))
     assert (refused.accepted, refused.code) == (False, "INVALID_REQUEST")
     assert "must be 17 digits and a digit or X" in refused.values["member_citizen_id"]
+
+
+def _fails_on(monkeypatch: pytest.MonkeyPatch, request_ids: set[str],
+              error: Exception) -> None:
+    """The application handler raises `error` for these requests: a fault of the
+    registry's own code that only these requests meet."""
+    apply = core.HANDLERS[rq.ApplyForMembership]
+
+    def faulty(op: Any, change: Any) -> Any:
+        if op.request.request_id in request_ids:
+            raise error
+        return apply(op, change)
+
+    monkeypatch.setitem(core.HANDLERS, rq.ApplyForMembership, faulty)
+
+
+def _outcome(events: EventStore, request_id: str) -> ChangeRequest:
+    record = events.repository.get(change_request_id(workload.CITY, request_id))
+    assert isinstance(record, ChangeRequest)
+    return record
+
+
+@pytest.mark.parametrize("behind", [False, True], ids=["in line", "saved behind"])
+def test_a_request_the_registry_fails_on_is_refused_and_its_partition_goes_on(
+    store: Any, monkeypatch: pytest.MonkeyPatch, behind: bool
+) -> None:
+    """Not a poison pill: it would fail again each time it was read, and every later
+    request of its partition wait behind it. Found one by one, refused as
+    NOT_PROCESSED with nothing of it applied; its neighbours, in the same poll and in
+    the polls after it, are saved."""
+    settings, events = store
+    logs = {A: records(A, "p", 10), B: records(B, "q", 10)}
+    ingest, _, _ = ingest_over(settings if behind else in_line(settings), events, logs)
+    _fails_on(monkeypatch, {"p-a00000003"}, KeyError("a fault"))
+    ingest.process_polled({A: logs[A][0:5], B: logs[B][0:5]})
+    ingest.process_polled({A: logs[A][4:10], B: logs[B][4:10]})
+    ingest.settle()
+    assert (handled(events, A), handled(events, B)) == (9, 9)
+    refused = _outcome(events, "p-a00000003")
+    assert (refused.accepted, refused.code, refused.values) == (
+        False, "NOT_PROCESSED", {"error": "KeyError"})  # fmt: skip
+    assert refused.caused == []
+    assert _recorded(events, A, "p", 10) == [True] * 10
+    assert _recorded(events, B, "q", 10) == [True] * 10
+    accepted = [_outcome(events, f"p-a{i:08d}").accepted for i in range(10)]
+    assert accepted == [i != 3 for i in range(10)]
+    # Nothing of it applied: no member for its citizen.
+    citizen = CitizenId.parse(workload.applicant_citizen_id(3))
+    with pytest.raises(AggregateNotFoundError):
+        events.repository.get(ingest.ctx.member_ids.for_citizen(citizen.number))
+
+
+def test_a_store_error_met_while_handling_is_not_a_refusal(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store going away is waited out by the loop (STORE_UNAVAILABLE), never
+    answered as NOT_PROCESSED: the request would have been refused for nothing."""
+    settings, events = store
+    log = records(A, "s", 5)
+    ingest, _, _ = ingest_over(in_line(settings), events, {A: log})
+    _fails_on(monkeypatch, {"s-a00000002"}, OperationalError("connection lost"))
+    with pytest.raises(OperationalError):
+        ingest.process_polled({A: log})
+    assert handled(events, A) is None
+    assert _recorded(events, A, "s", 5) == [False] * 5
