@@ -53,6 +53,10 @@ def encode_request(catalog: Catalog, request: dict[str, Any]) -> bytes:
     except (ValueError, TypeError, KeyError) as error:
         # fastavro says what is wrong but not where; name the kind with it.
         raise RequestNotEncodable(f"{kind.rsplit('.', 1)[-1]}: {error}") from None
+    except OverflowError:
+        raise RequestNotEncodable(
+            f"{kind.rsplit('.', 1)[-1]}: a number does not fit its field (a 64-bit integer)"
+        ) from None
 
 
 class RequestNotEncodable(ValueError):

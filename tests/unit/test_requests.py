@@ -14,7 +14,7 @@ import pytest
 from domain.errors import DomainError
 from domain.identity import check_character
 from registry import requests as rq
-from registry.client import change_request, encode_request
+from registry.client import RequestNotEncodable, change_request, encode_request
 from schemas.catalog import load_catalog
 
 REQUESTS = Path(__file__).resolve().parents[2] / "schemas" / "requests"
@@ -102,6 +102,12 @@ def test_the_check_character_is_the_standards_and_takes_only_digits_0_to_9() -> 
     for wrong in ("1101051949123100", "1101051949123100A", "\u0661" * 17):
         with pytest.raises(ValueError):
             check_character(wrong)
+
+
+def test_a_number_past_64_bits_is_not_encodable_rather_than_an_overflow() -> None:
+    record = request("RecordTraining", days=10**30, hours=1)
+    with pytest.raises(RequestNotEncodable, match="RecordTraining: a number does not fit"):
+        encode_request(load_catalog(), record)
 
 
 def test_a_member_request_needs_the_member() -> None:
