@@ -110,6 +110,31 @@ def test_a_number_past_64_bits_is_not_encodable_rather_than_an_overflow() -> Non
         encode_request(load_catalog(), record)
 
 
+@pytest.mark.parametrize(
+    ("kind", "fields", "field"),
+    [
+        ("RecordDeath", {"request_id": "r\x00x"}, "request_id"),
+        ("RenameOrganisation", {"organisation_code": "SH-XH-S1", "name": "a\x00b"},
+         "change.name"),
+        ("StartTransfer", {"to_organisation_code": "SH-PD", "letter_number": "\x00"},
+         "change.letter_number"),
+        ("RemoveMember", {"reason": "gone\x00"}, "change.reason"),
+    ],
+)  # fmt: skip
+def test_a_nul_character_is_refused_wherever_it_is(
+    kind: str, fields: dict[str, Any], field: str
+) -> None:
+    """PostgreSQL's text cannot hold NUL: recorded, it stopped the projector at every
+    read of its event (psycopg.DataError), so it is refused at the edge."""
+    record = request(kind, None if kind == "RenameOrganisation" else GOOD_ID)
+    record.update({k: v for k, v in fields.items() if k == "request_id"})
+    record["change"] = (record["change"][0],
+                        {**record["change"][1], **{k: v for k, v in fields.items()
+                                                   if k != "request_id"}})  # fmt: skip
+    error = invalid(record)
+    assert "must not contain NUL" in error.values[field], error.values
+
+
 def test_a_member_request_needs_the_member() -> None:
     error = invalid(request("EndPlacement", None))
     assert error.values == {"field": "member_citizen_id", "value": "null"}
