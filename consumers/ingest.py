@@ -274,15 +274,25 @@ class Ingest:
         if not ready:
             return
         if self._writer is None or not save_behind or not self._in_line.isdisjoint(ready):
-            self.settle()
-            if self._failed_behind != failed_behind:
-                self._drop(ready)
-                return
-            self._save(ready)
-            self._in_line -= ready.keys()
-            self._advance(ready, prove_by_fetch)
+            self._save_in_line(ready, prove_by_fetch, failed_behind)
         else:
             self._save_behind(ready, prove_by_fetch, failed_behind)
+
+    def _save_in_line(
+        self,
+        ready: dict[TopicPartition, list[ConsumerRecord]],
+        prove_by_fetch: bool,
+        failed_behind: int,
+    ) -> None:
+        """Saves the batch before the next is handled, once the one saved behind, if
+        any, is settled; dropped (read again) if that one was not saved."""
+        self.settle()
+        if self._failed_behind != failed_behind:
+            self._drop(ready)
+            return
+        self._save(ready)
+        self._in_line -= ready.keys()
+        self._advance(ready, prove_by_fetch)
 
     def _save_behind(
         self,
@@ -305,14 +315,11 @@ class Ingest:
             except Exception as error:
                 if not fault_of_handling(error):
                     raise
-                handled = None  # saved in line below, where its request is found
+                handled = None
             self.settle()
         if handled is None:
-            if self._failed_behind != failed_behind or not ready.keys() <= self.partitions.keys():
-                self._drop(ready)
-                return
-            self._save(ready)
-            self._advance(ready, prove_by_fetch)
+            # In line, whose fallbacks find the request at fault (settled already).
+            self._save_in_line(ready, prove_by_fetch, failed_behind)
             return
         batch, prepared = handled
         with self._handover:
@@ -489,9 +496,10 @@ class Ingest:
                     break  # saved already (by us before a crash, or by another member)
                 batch = Batch(self.store)
                 received = self._received(tp, state, record)
+                tracking = Tracking(name, record.offset)
                 try:
                     handle(batch, received, self.ctx)
-                    prepared = self.store.prepare(batch.events, Tracking(name, record.offset))
+                    prepared = self.store.prepare(batch.events, tracking)
                 except Exception as error:
                     if not fault_of_handling(error):
                         raise
@@ -499,7 +507,7 @@ class Ingest:
                                   " NOT_PROCESSED", tp, record.offset)  # fmt: skip
                     batch = Batch(self.store)
                     refuse_unprocessed(batch, received, self.ctx, error)
-                    prepared = self.store.prepare(batch.events, Tracking(name, record.offset))
+                    prepared = self.store.prepare(batch.events, tracking)
                 try:
                     self.store.write(prepared)
                     batch.saved()

@@ -384,7 +384,7 @@ def parse_request(record: dict[str, Any]) -> ChangeRequest:
             field="change",
             value=str(full_name),
         )
-    _refuse_nul({k: v for k, v in record.items() if k != "change"}, prefix="")
+    _refuse_nul(record, prefix="")  # its `change`, a tuple, is no text: checked next
     _refuse_nul(fields, prefix="change.")
     try:
         parsed_change = change_cls(**fields)
@@ -418,10 +418,7 @@ def _refuse_nul(fields: dict[str, Any], prefix: str) -> None:
                 shown = masked(text) if "citizen_id" in name else text
                 values[field] = f"{shown!r}: must not contain NUL (U+0000)"
     if values:
-        first = next(iter(values))
-        raise DomainError(
-            "INVALID_REQUEST", f"{len(values)} field(s) break their rule, first {first}", **values
-        )
+        raise _fields_break_rules(values)
 
 
 def _invalid(error: ValidationError, prefix: str) -> DomainError:
@@ -436,6 +433,11 @@ def _invalid(error: ValidationError, prefix: str) -> DomainError:
             )
         rule = problem["msg"].removeprefix("Value error, ")
         values[field] = f"{shown!r}: {rule}"
+    return _fields_break_rules(values)
+
+
+def _fields_break_rules(values: dict[str, str]) -> DomainError:
+    """INVALID_REQUEST naming each field (as `values`: field → value shown and rule)."""
     first = next(iter(values))
     return DomainError(
         "INVALID_REQUEST", f"{len(values)} field(s) break their rule, first {first}", **values

@@ -34,11 +34,7 @@ HANDLERS: dict[type, Handler] = {
 def handle(batch: Batch, received: ReceivedRecord, ctx: Context) -> None:
     """Records exactly one thing for the record: an outcome, a repeat, or a dead letter."""
     try:
-        schema_name, record = received.decoded or ctx.catalog.decode(received.value)
-        if schema_name in rq.STANDALONE_SCHEMAS:
-            record = rq.as_envelope(schema_name, record)
-        elif schema_name != rq.REQUEST_SCHEMA:
-            raise DecodeError(f"a {schema_name} is not a change request")
+        record = _request_record(received, ctx)
     except DecodeError as error:
         batch.record(
             DeadLetter(
@@ -80,18 +76,7 @@ def handle(batch: Batch, received: ReceivedRecord, ctx: Context) -> None:
         }
     else:
         decision = {"accepted": True, "code": None, "message": None, "values": {}}
-    batch.record(
-        RequestRecord.decide(
-            source_system=source_system,
-            request_id=request_id,
-            body_digest=digest,
-            caused=[
-                [e.originator_id.hex, e.originator_version, type(e).__qualname__] for e in caused
-            ],
-            received_from=received.received_from,
-            **decision,
-        )
-    )
+    _record_outcome(batch, received, (source_system, request_id), digest, caused, decision)
 
 
 def refuse_unprocessed(
@@ -103,23 +88,49 @@ def refuse_unprocessed(
     integrator may send it again under a new request id once the registry is fixed.
     The error itself goes to the log, with where the request was read; the outcome
     names its type only (outcomes are published)."""
+    key = request_key(_request_record(received, ctx))  # decoded: `handle` got past that
+    if batch.get(change_request_id(*key), RequestRecord) is not None:
+        raise error  # failed answering a repeat: its first outcome stands, nothing to add
+    decision = {
+        "accepted": False,
+        "code": "NOT_PROCESSED",
+        "message": "the registry failed on this request; nothing of it was applied",
+        "values": {"error": type(error).__name__},
+    }
+    digest = hashlib.sha256(received.value).hexdigest()
+    _record_outcome(batch, received, key, digest, [], decision)
+
+
+def _request_record(received: ReceivedRecord, ctx: Context) -> dict[str, Any]:
+    """The decoded request in the union's form, whichever form it came in; DecodeError
+    when the bytes are not a change request."""
     schema_name, record = received.decoded or ctx.catalog.decode(received.value)
     if schema_name in rq.STANDALONE_SCHEMAS:
-        record = rq.as_envelope(schema_name, record)
-    source_system, request_id = request_key(record)
-    if batch.get(change_request_id(source_system, request_id), RequestRecord) is not None:
-        raise error  # failed answering a repeat: its first outcome stands, nothing to add
+        return rq.as_envelope(schema_name, record)
+    if schema_name != rq.REQUEST_SCHEMA:
+        raise DecodeError(f"a {schema_name} is not a change request")
+    return record
+
+
+def _record_outcome(
+    batch: Batch,
+    received: ReceivedRecord,
+    key: tuple[str, str],
+    digest: str,
+    caused: list[Any],
+    decision: dict[str, Any],
+) -> None:
+    source_system, request_id = key
     batch.record(
         RequestRecord.decide(
             source_system=source_system,
             request_id=request_id,
-            body_digest=hashlib.sha256(received.value).hexdigest(),
-            accepted=False,
-            code="NOT_PROCESSED",
-            message="the registry failed on this request; nothing of it was applied",
-            values={"error": type(error).__name__},
-            caused=[],
+            body_digest=digest,
+            caused=[
+                [e.originator_id.hex, e.originator_version, type(e).__qualname__] for e in caused
+            ],
             received_from=received.received_from,
+            **decision,
         )
     )
 
