@@ -422,25 +422,35 @@ def _serve(conn: Connection) -> None:
                 return
             _, stream, start, limit = request
             while True:
-                answer: tuple[int, str, Any]
-                try:
-                    with collector_paused():
-                        page = reader.read(start, limit)
-                    answer = (stream, "page", page)
-                except STORE_UNAVAILABLE as error:
-                    message = f"event store unavailable in the reader: {error}"
-                    answer = (stream, "unavailable", message)
-                except Exception:
-                    answer = (stream, "failed", traceback.format_exc())
-                try:
-                    conn.send(answer)
-                except OSError:
-                    return
-                if answer[1] != "page" or not page.count or conn.poll(0):
+                # Paused until the page is sent and dropped, not just read: back on with
+                # the page alive, the first allocation set off a pass over all of its
+                # objects (6 % of this process's samples at 2,000 requests/s, py-spy).
+                # Dropped, they are no longer counted, and no pass follows.
+                with collector_paused():
+                    answer = _answer(reader, stream, start, limit)
+                    try:
+                        conn.send(answer)
+                    except OSError:
+                        return
+                    _, kind, page = answer
+                    follows = kind == "page" and page.count > 0
+                    if follows:
+                        start = page.last + 1
+                    del answer, page
+                if not follows or conn.poll(0):
                     break  # the end of the log, an error, or asked to read elsewhere
-                start = page.last + 1
     finally:
         store.close()
+
+
+def _answer(reader: PageReader, stream: int, start: int, limit: int) -> tuple[int, str, Any]:
+    """A page read from `start`, or why there is none."""
+    try:
+        return (stream, "page", reader.read(start, limit))
+    except STORE_UNAVAILABLE as error:
+        return (stream, "unavailable", f"event store unavailable in the reader: {error}")
+    except Exception:
+        return (stream, "failed", traceback.format_exc())
 
 
 def _main(fd: int) -> None:
