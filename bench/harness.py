@@ -103,6 +103,8 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
     samples["e2e server checkpoints"].append(float("nan") if checkpoints is None else checkpoints)
     for role, ms in run.cpu_ms.items():
         samples[f"e2e cpu {role}"].append(ms)
+    for role, ms in run.core_wait_ms.items():
+        samples[f"e2e core wait {role}"].append(ms)
     for name, values in (("outcome", run.outcome_ms), ("roster", run.roster_ms),
                          ("raw", raw.outcome_ms)):
         samples[f"{name} p50"].append(percentile(values, 50))
@@ -127,6 +129,10 @@ def _end_to_end(sizes: Sizes, samples: Samples) -> None:
         f"{role} {ms:.3f}" for role, ms in run.cpu_ms.items()
     ) + f" (all {sum(run.cpu_ms.values()):.3f}); database checkpoints begun meanwhile:"
       f" {'?' if checkpoints is None else checkpoints}", file=sys.stderr)
+    # Beside the CPU: with every core busy, the latency is the queue for them.
+    print("end to end, ms per request waiting for a core: " + ", ".join(
+        f"{role} {ms:.3f}" for role, ms in run.core_wait_ms.items()
+    ), file=sys.stderr)
 
 
 def _queries(sizes: Sizes, meta: dict[str, Any]) -> list[Figure]:
@@ -223,6 +229,10 @@ def run_all(sizes: Sizes, out: TextIO = sys.stdout, stages: Iterable[str] = STAG
         meta["e2e CPU ms per request (median of runs)"] = {
             name.removeprefix("e2e cpu "): round(median(values), 3)
             for name, values in samples.items() if name.startswith("e2e cpu ")
+        }
+        meta["e2e ms per request waiting for a core (median of runs)"] = {
+            name.removeprefix("e2e core wait "): round(median(values), 3)
+            for name, values in samples.items() if name.startswith("e2e core wait ")
         }
     return figures, meta
 

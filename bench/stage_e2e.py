@@ -12,7 +12,7 @@ import psycopg
 
 from bench import workload
 from bench.backbone_process import BackboneProcess
-from bench.cpu_use import cpu_seconds, per_request_ms
+from bench.cpu_use import core_wait_seconds, cpu_seconds, per_request_ms
 from bench.env import Env, connect
 from bench.observers import OutcomeWatcher, RosterWatcher
 from bench.pacing import numbered_records, paced_publish
@@ -41,6 +41,8 @@ class LatencyRun:
     cpu_ms: dict[str, float] = field(default_factory=dict)
     # Checkpoints the database server began over the same time (None: not known).
     server_checkpoints: int | None = None
+    # Per role, ms per request its threads spent waiting for a core over the same time.
+    core_wait_ms: dict[str, float] = field(default_factory=dict)
 
 
 def server_checkpoints() -> int | None:
@@ -112,6 +114,7 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float, *,
                 raise TimeoutError("the backbone did not answer the warm-up requests")
             sent_at.clear()
             cpu_before = cpu_seconds(roles)
+            waits_before = core_wait_seconds(roles)
             checkpoints_before = server_checkpoints()
             sent, achieved = paced_publish(
                 settings, topics.CHANGE_REQUESTS, iter(paced_items), rate, seconds, note,
@@ -120,6 +123,7 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float, *,
             # Counts, not a walk of every request: this runs every 50 ms beside the loops.
             _wait(lambda: len(outcomes.seen) >= warmup + sent and not roster.pending, drain_s)
             cpu_ms = per_request_ms(cpu_before, cpu_seconds(roles), sent)
+            core_wait_ms = per_request_ms(waits_before, core_wait_seconds(roles), sent)
             checkpoints_after = server_checkpoints()
         finally:
             outcomes.stop.set()
@@ -144,7 +148,7 @@ def measure_end_to_end(env: Env, rate: float, seconds: float, drain_s: float, *,
     checkpoints = (None if checkpoints_before is None or checkpoints_after is None
                    else checkpoints_after - checkpoints_before)
     return LatencyRun(sent, achieved, outcome_ms, roster_ms, missing, hops, cpu_ms,
-                      checkpoints)
+                      checkpoints, core_wait_ms)
 
 
 def measure_raw_latency(env: Env, rate: float, seconds: float, *, linger_ms: int
