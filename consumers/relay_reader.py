@@ -432,11 +432,11 @@ def _serve(conn: Connection) -> None:
                         conn.send(answer)
                     except OSError:
                         return
-                    _, kind, page = answer
-                    follows = kind == "page" and page.count > 0
+                    _, kind, payload = answer  # a page, or why there is none
+                    follows = kind == "page" and payload.count > 0
                     if follows:
-                        start = page.last + 1
-                    del answer, page
+                        start = payload.last + 1
+                    del answer, payload
                 if not follows or conn.poll(0):
                     break  # the end of the log, an error, or asked to read elsewhere
     finally:
